@@ -1,0 +1,98 @@
+//! Settings from environment variables, with defaults that work on a developer machine.
+//! Every variable is documented in README.md.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use zayavki_common::{
+    config::{env_list, env_or, env_parse},
+    database::{DEFAULT_DATABASE_URL, DatabaseSettings},
+};
+use zayavki_identity::{IdentityConfig, ThrottleConfig};
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `DATABASE_URL`; the database is created when missing.
+    pub database: DatabaseSettings,
+    /// `APPLICATION_GRPC_ADDR`, default `127.0.0.1:50051`. Port 0 picks a free port.
+    pub grpc_address: SocketAddr,
+    /// `APPLICATION_HTTP_ADDR`, default `127.0.0.1:8080`.
+    pub http_address: SocketAddr,
+    /// `CORS_ALLOWED_ORIGINS`, comma-separated browser origins allowed to call gRPC-Web and REST.
+    pub cors_allowed_origins: Vec<String>,
+    /// `HTTP_BODY_LIMIT_BYTES`, default 4 MiB.
+    pub http_body_limit_bytes: usize,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may finish after a stop signal.
+    pub shutdown_grace: Duration,
+    /// `IDEMPOTENCY_RETENTION_HOURS`: how long idempotency keys are remembered (at least 24).
+    pub idempotency_retention: Duration,
+    /// `SEARCH_INDEX_DIR`, default `data/search-index`.
+    pub search_index_dir: PathBuf,
+    /// `JWT_*`: how bearer tokens are verified (see zayavki-identity).
+    pub identity: IdentityConfig,
+    /// `RATE_LIMIT_*`: per-caller token buckets.
+    pub throttle: ThrottleConfig,
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let mut database = DatabaseSettings::new(env_or("DATABASE_URL", DEFAULT_DATABASE_URL));
+        database.max_connections = env_parse("DATABASE_MAX_CONNECTIONS", 16)?;
+        let retention_hours: u64 = env_parse("IDEMPOTENCY_RETENTION_HOURS", 24)?;
+        anyhow::ensure!(
+            retention_hours >= 24,
+            "IDEMPOTENCY_RETENTION_HOURS must be at least 24"
+        );
+        Ok(Self {
+            database,
+            grpc_address: env_parse("APPLICATION_GRPC_ADDR", default_address(50051))?,
+            http_address: env_parse("APPLICATION_HTTP_ADDR", default_address(8080))?,
+            cors_allowed_origins: match env_list("CORS_ALLOWED_ORIGINS") {
+                origins if origins.is_empty() => default_cors_origins(),
+                origins => origins,
+            },
+            http_body_limit_bytes: env_parse("HTTP_BODY_LIMIT_BYTES", 4 * 1024 * 1024)?,
+            shutdown_grace: Duration::from_secs(env_parse("SHUTDOWN_GRACE_SECONDS", 10)?),
+            idempotency_retention: Duration::from_secs(retention_hours * 3600),
+            search_index_dir: PathBuf::from(env_or("SEARCH_INDEX_DIR", "data/search-index")),
+            identity: IdentityConfig::from_env()?,
+            throttle: ThrottleConfig::from_env()?,
+        })
+    }
+
+    /// Settings for a service on free loopback ports against `database_url` (tests, launcher).
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database: DatabaseSettings::new(database_url),
+            grpc_address: default_address(0),
+            http_address: default_address(0),
+            cors_allowed_origins: default_cors_origins(),
+            http_body_limit_bytes: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+            idempotency_retention: Duration::from_secs(24 * 3600),
+            search_index_dir: std::env::temp_dir()
+                .join(format!("zayavki-index-{}", uuid::Uuid::new_v4())),
+            identity: IdentityConfig::development().0,
+            throttle: ThrottleConfig::disabled(),
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.database.database_name().context("DATABASE_URL")?;
+        Ok(())
+    }
+}
+
+fn default_address(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn default_cors_origins() -> Vec<String> {
+    [
+        "http://localhost:5173",
+        "http://127.0.0.1:5173",
+        "http://localhost:3000",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}

@@ -1,0 +1,83 @@
+//! Every outcome of a use case other than success, with the code both protocols answer with.
+
+use zayavki_common::ErrorCode;
+
+use super::{status::ApplicationStatus, validation::FieldViolation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    /// One or more fields are wrong; each is named.
+    #[error("{}", describe_violations(.0))]
+    Validation(Vec<FieldViolation>),
+    /// No such application, or one the caller may not know about.
+    #[error("application {0} not found")]
+    NotFound(String),
+    /// The caller's role does not allow the operation.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The idempotency key was used before with a different request.
+    #[error("request_id {0:?} was already used with a different request")]
+    IdempotencyKeyReused(String),
+    /// The status does not allow the change.
+    #[error("application is {from} and cannot become {to}")]
+    InvalidTransition {
+        from: ApplicationStatus,
+        to: ApplicationStatus,
+    },
+    /// The caller expected another version, or concurrent writers kept winning.
+    #[error(
+        "application was changed concurrently (now at version {current_version}); read it again and retry"
+    )]
+    ConcurrentModification { current_version: i64 },
+    /// The database is not answering.
+    #[error("the database is unavailable, retry later")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything unexpected: logged in full, answered opaquely.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApplicationError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Validation(_) => ErrorCode::InvalidArgument,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Self::IdempotencyKeyReused(_) => ErrorCode::IdempotencyKeyReused,
+            Self::InvalidTransition { .. } => ErrorCode::FailedPrecondition,
+            Self::ConcurrentModification { .. } => ErrorCode::Aborted,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn violations(&self) -> &[FieldViolation] {
+        match self {
+            Self::Validation(violations) => violations,
+            _ => &[],
+        }
+    }
+}
+
+fn describe_violations(violations: &[FieldViolation]) -> String {
+    match violations {
+        [] => "invalid request".to_owned(),
+        [only] => format!("invalid request: {only}"),
+        [first, rest @ ..] => format!("invalid request: {first} (and {} more)", rest.len()),
+    }
+}
+
+impl From<sqlx::Error> for ApplicationError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(error.into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}

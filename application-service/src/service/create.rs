@@ -1,0 +1,177 @@
+//! Filing one application or a batch, with idempotency keys.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{Applications, now, storage_error};
+use crate::{
+    domain::{
+        Application, ApplicationError, ApplicationStatus, Caller, NewApplication,
+        NewApplicationInput, text::parse_request_id,
+    },
+    storage::{
+        self,
+        idempotency::{self, Claim, Operation},
+    },
+};
+
+/// What a create returns: the applications, and whether they come from an earlier request with
+/// the same idempotency key.
+#[derive(Debug)]
+pub struct Created<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+impl Applications {
+    /// Files one application for the caller.
+    #[tracing::instrument(skip(self, input), fields(applicant = %caller.subject))]
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        input: NewApplicationInput,
+    ) -> Result<Created<Application>, ApplicationError> {
+        require_applicant(caller)?;
+        let request_id = parse_request_id(request_id)
+            .map_err(|reason| ApplicationError::invalid("request_id", reason))?;
+        let draft = NewApplication::parse(input).map_err(ApplicationError::Validation)?;
+        let mut created = self
+            .create_all(
+                caller,
+                request_id.as_deref(),
+                Operation::Create,
+                vec![draft],
+            )
+            .await?;
+        let application = created.value.pop().ok_or_else(|| {
+            ApplicationError::Internal(anyhow::anyhow!("idempotency key recorded no application"))
+        })?;
+        Ok(Created {
+            value: application,
+            replayed: created.replayed,
+        })
+    }
+
+    /// Files up to 1,000 applications atomically.
+    #[tracing::instrument(skip(self, inputs), fields(applicant = %caller.subject, count = inputs.len()))]
+    pub async fn batch_create(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        inputs: Vec<NewApplicationInput>,
+    ) -> Result<Created<Vec<Application>>, ApplicationError> {
+        require_applicant(caller)?;
+        let request_id = parse_request_id(request_id)
+            .map_err(|reason| ApplicationError::invalid("request_id", reason))?;
+        let drafts = NewApplication::parse_batch(inputs).map_err(ApplicationError::Validation)?;
+        self.create_all(
+            caller,
+            request_id.as_deref(),
+            Operation::BatchCreate,
+            drafts,
+        )
+        .await
+    }
+
+    async fn create_all(
+        &self,
+        caller: &Caller,
+        request_id: Option<&str>,
+        operation: Operation,
+        drafts: Vec<NewApplication>,
+    ) -> Result<Created<Vec<Application>>, ApplicationError> {
+        let fingerprint = request_id.map(|_| fingerprint(operation, &drafts));
+        let applications = stamp(caller, drafts);
+        let mut transaction = self.pool.begin().await.map_err(storage_error)?;
+        if let (Some(request_id), Some(fingerprint)) = (request_id, fingerprint) {
+            let ids: Vec<Uuid> = applications
+                .iter()
+                .map(|application| application.id)
+                .collect();
+            let claim = idempotency::claim(
+                &mut transaction,
+                &caller.subject,
+                operation,
+                request_id,
+                &fingerprint,
+                &ids,
+            )
+            .await
+            .map_err(storage_error)?;
+            if let Claim::Existing {
+                fingerprint: recorded,
+                application_ids,
+            } = claim
+            {
+                if recorded != fingerprint {
+                    return Err(ApplicationError::IdempotencyKeyReused(
+                        request_id.to_owned(),
+                    ));
+                }
+                let earlier = storage::applications::find_all(&mut transaction, &application_ids)
+                    .await
+                    .map_err(storage_error)?;
+                return Ok(Created {
+                    value: earlier,
+                    replayed: true,
+                });
+            }
+        }
+        storage::applications::insert_all(&mut transaction, &applications)
+            .await
+            .map_err(storage_error)?;
+        transaction.commit().await.map_err(storage_error)?;
+        self.announce_change();
+        tracing::info!(count = applications.len(), "applications filed");
+        Ok(Created {
+            value: applications,
+            replayed: false,
+        })
+    }
+}
+
+fn require_applicant(caller: &Caller) -> Result<(), ApplicationError> {
+    if caller.may_create() {
+        Ok(())
+    } else {
+        Err(ApplicationError::PermissionDenied(
+            "only callers with the applicant role file applications".to_owned(),
+        ))
+    }
+}
+
+/// Turns drafts into new applications owned by the caller, filed now.
+fn stamp(caller: &Caller, drafts: Vec<NewApplication>) -> Vec<Application> {
+    let filed_at = now();
+    drafts
+        .into_iter()
+        .map(|draft| Application {
+            id: Uuid::now_v7(),
+            applicant: caller.subject.clone(),
+            title: draft.title,
+            description: draft.description,
+            items: draft.items,
+            total_amount: draft.total_amount,
+            status: ApplicationStatus::New,
+            applied_at: filed_at,
+            updated_at: filed_at,
+            cancel_reason: None,
+            cancelled_at: None,
+            rejection_reason: None,
+            version: 1,
+        })
+        .collect()
+}
+
+/// Identifies a request body: the operation and the canonical form of every draft.
+fn fingerprint(operation: Operation, drafts: &[NewApplication]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(operation.as_str().as_bytes());
+    hasher.update([0]);
+    for draft in drafts {
+        hasher.update(draft.canonical_json().as_bytes());
+        hasher.update([0]);
+    }
+    hasher.finalize().to_vec()
+}

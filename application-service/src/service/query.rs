@@ -1,0 +1,152 @@
+//! Reading applications: one by id, or a filtered listing one page at a time.
+
+use super::{Applications, storage_error};
+use crate::{
+    domain::{
+        Application, ApplicationError, ApplicationStatus, AppliedRange, Caller, ListFilter,
+        PageSize,
+        application::parse_id,
+        page_token::{self, PageCursor},
+        validation::Violations,
+    },
+    storage,
+};
+
+/// A listing request as any adapter receives it.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub applied_from: Option<String>,
+    pub applied_to: Option<String>,
+    pub statuses: Vec<ApplicationStatus>,
+    pub page_size: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+/// One page of results; `next_page_token` is None on the last page.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+/// A validated listing request.
+pub(super) struct ParsedList {
+    pub filter: ListFilter,
+    pub page_size: PageSize,
+    pub cursor: Option<PageCursor>,
+    pub fingerprint: [u8; 8],
+}
+
+impl Applications {
+    #[tracing::instrument(skip(self), fields(caller = %caller.subject))]
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<Application, ApplicationError> {
+        let id = parse_id(id).map_err(|reason| ApplicationError::invalid("id", reason))?;
+        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
+        match storage::applications::find(&mut connection, id)
+            .await
+            .map_err(storage_error)?
+        {
+            Some(application) if caller.may_see(&application.applicant) => Ok(application),
+            _ => Err(ApplicationError::NotFound(id.to_string())),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(caller = %caller.subject))]
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        query: ListQuery,
+    ) -> Result<Page<Application>, ApplicationError> {
+        let parsed = parse_list(caller, &query, &[])?;
+        let limit = parsed.page_size.0;
+        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
+        let mut rows = storage::applications::list(
+            &mut connection,
+            &parsed.filter,
+            caller.visible_applicant(),
+            parsed.cursor,
+            limit + 1,
+        )
+        .await
+        .map_err(storage_error)?;
+        let next_page_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|last| {
+                page_token::encode(
+                    PageCursor {
+                        applied_at: last.applied_at,
+                        id: last.id,
+                    },
+                    parsed.fingerprint,
+                )
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows,
+            next_page_token,
+        })
+    }
+}
+
+/// Validates the filters shared by listing and search; `extra` joins the page-token fingerprint
+/// (the search text, for example).
+pub(super) fn parse_list(
+    caller: &Caller,
+    query: &ListQuery,
+    extra: &[&str],
+) -> Result<ParsedList, ApplicationError> {
+    let mut violations = Violations::new();
+    let applied =
+        match AppliedRange::parse(query.applied_from.as_deref(), query.applied_to.as_deref()) {
+            Ok(range) => Some(range),
+            Err(nested) => {
+                for violation in nested {
+                    violations.add(violation.field, violation.description);
+                }
+                None
+            }
+        };
+    let page_size = violations.check("page_size", PageSize::parse(query.page_size));
+    let mut statuses = query.statuses.clone();
+    statuses.sort();
+    statuses.dedup();
+    let status_names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+    let range_parts = applied
+        .map(|range| {
+            [range.from, range.before].map(|bound| {
+                bound
+                    .map(|at| at.timestamp_micros().to_string())
+                    .unwrap_or_default()
+            })
+        })
+        .unwrap_or_default();
+    let mut parts: Vec<&str> = vec![
+        caller.visible_applicant().unwrap_or("*"),
+        &range_parts[0],
+        &range_parts[1],
+    ];
+    parts.push(&"|");
+    parts.extend(status_names.iter().copied());
+    parts.push("|");
+    parts.extend(extra.iter().copied());
+    let fingerprint = page_token::filter_fingerprint(&parts);
+    let cursor = match query
+        .page_token
+        .as_deref()
+        .filter(|token| !token.is_empty())
+    {
+        None => None,
+        Some(token) => violations.check("page_token", page_token::decode(token, fingerprint)),
+    };
+    match (applied, page_size) {
+        (Some(applied), Some(page_size)) if violations.is_empty() => Ok(ParsedList {
+            filter: ListFilter { applied, statuses },
+            page_size,
+            cursor,
+            fingerprint,
+        }),
+        _ => Err(ApplicationError::Validation(violations.into_vec())),
+    }
+}

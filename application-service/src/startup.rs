@@ -1,0 +1,243 @@
+//! Building and running the service: binds its listeners (port 0 picks a free one, so tests and
+//! the launcher can start several), then serves gRPC and REST until told to stop.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use http::{HeaderName, HeaderValue, Method};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use zayavki_common::{
+    database::{ensure_database_exists, is_reachable, lazy_pool},
+    shutdown::{CancellationToken, finish_within},
+};
+use zayavki_identity::{GrpcAuthLayer, GrpcThrottleLayer, Throttle, TokenVerifier};
+use zayavki_proto::applications::v1::{
+    application_lifecycle_server::ApplicationLifecycleServer,
+    application_service_server::ApplicationServiceServer,
+};
+
+use crate::{
+    config::Settings,
+    grpc::{applications::ApplicationGrpc, lifecycle::LifecycleGrpc, reflection},
+    http::{self as rest, HttpState},
+    service::Applications,
+    storage::{MIGRATOR, idempotency},
+};
+
+/// Services whose health `grpc.health.v1.Health` reports.
+const SERVICE_NAMES: [&str; 3] = [
+    "",
+    "applications.v1.ApplicationService",
+    "applications.v1.ApplicationLifecycle",
+];
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+const IDEMPOTENCY_CLEANUP_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+pub struct Application {
+    settings: Settings,
+    applications: Applications,
+    verifier: TokenVerifier,
+    throttle: Throttle,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+}
+
+impl Application {
+    /// Creates the database if needed, applies migrations and binds both listeners.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let verifier =
+            TokenVerifier::new(&settings.identity).context("cannot set up token verification")?;
+        let throttle =
+            Throttle::new(settings.throttle.clone()).context("cannot set up rate limits")?;
+        ensure_database_exists(&settings.database).await?;
+        let pool = lazy_pool(&settings.database)?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("cannot apply database migrations")?;
+        let grpc_listener = TcpListener::bind(settings.grpc_address)
+            .await
+            .with_context(|| format!("cannot listen for gRPC on {}", settings.grpc_address))?;
+        let http_listener = TcpListener::bind(settings.http_address)
+            .await
+            .with_context(|| format!("cannot listen for HTTP on {}", settings.http_address))?;
+        Ok(Self {
+            applications: Applications::new(pool),
+            verifier,
+            throttle,
+            settings,
+            grpc_listener,
+            http_listener,
+        })
+    }
+
+    pub fn grpc_address(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn http_address(&self) -> SocketAddr {
+        self.http_listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        self.applications.pool()
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish within the
+    /// configured grace period.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            settings,
+            applications,
+            verifier,
+            throttle,
+            grpc_listener,
+            http_listener,
+        } = self;
+        tracing::info!(grpc = %grpc_listener.local_addr()?, http = %http_listener.local_addr()?, "application-service listening");
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        for name in SERVICE_NAMES {
+            health_reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        let background = tokio::spawn(run_background(
+            applications.clone(),
+            health_reporter,
+            settings.idempotency_retention,
+            shutdown.clone(),
+        ));
+
+        let (reflection_v1, reflection_v1alpha) = reflection::services()?;
+        let grpc = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .layer(cors_layer(&settings.cors_allowed_origins)?)
+            .layer(tonic_web::GrpcWebLayer::new())
+            .layer(GrpcAuthLayer::new(verifier.clone()))
+            .layer(GrpcThrottleLayer::new(throttle.clone()))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(ApplicationServiceServer::new(ApplicationGrpc::new(
+                applications.clone(),
+                throttle.clone(),
+            )))
+            .add_service(ApplicationLifecycleServer::new(LifecycleGrpc::new(
+                applications.clone(),
+            )))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(grpc_listener),
+                shutdown.clone().cancelled_owned(),
+            );
+
+        let router = rest::router(HttpState {
+            applications,
+            verifier,
+            throttle,
+            body_limit_bytes: settings.http_body_limit_bytes,
+            cors_allowed_origins: settings.cors_allowed_origins.clone(),
+        });
+        let http = axum::serve(
+            http_listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+
+        let servers = async {
+            let (grpc, http) = tokio::join!(grpc, http);
+            grpc.context("gRPC server failed")?;
+            http.context("HTTP server failed")?;
+            anyhow::Ok(())
+        };
+        let outcome = finish_within(servers, shutdown.clone(), settings.shutdown_grace).await;
+        shutdown.cancel();
+        background.abort();
+        tracing::info!("application-service stopped");
+        outcome.unwrap_or(Ok(()))
+    }
+}
+
+/// Health follows the database; expired idempotency keys are swept.
+async fn run_background(
+    applications: Applications,
+    health: HealthReporter,
+    idempotency_retention: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut health_tick = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+    let mut cleanup_tick = tokio::time::interval(IDEMPOTENCY_CLEANUP_INTERVAL);
+    let mut serving = false;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                for name in SERVICE_NAMES {
+                    health.set_service_status(name, ServingStatus::NotServing).await;
+                }
+                return;
+            }
+            _ = health_tick.tick() => {
+                let reachable = is_reachable(applications.pool()).await;
+                if reachable != serving {
+                    serving = reachable;
+                    let status = if reachable { ServingStatus::Serving } else { ServingStatus::NotServing };
+                    tracing::info!(serving, "database reachability changed");
+                    for name in SERVICE_NAMES {
+                        health.set_service_status(name, status).await;
+                    }
+                }
+            }
+            _ = cleanup_tick.tick() => {
+                match idempotency::delete_expired(applications.pool(), idempotency_retention).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "expired idempotency keys removed"),
+                    Err(error) => tracing::warn!(error = %error, "cannot remove expired idempotency keys"),
+                }
+            }
+        }
+    }
+}
+
+/// CORS for browsers: gRPC-Web needs its status headers exposed.
+fn cors_layer(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin).with_context(|| format!("CORS origin {origin:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(
+            [
+                "content-type",
+                "authorization",
+                "x-grpc-web",
+                "x-user-agent",
+                "grpc-timeout",
+                "idempotency-key",
+            ]
+            .map(HeaderName::from_static),
+        )
+        .expose_headers(
+            [
+                "grpc-status",
+                "grpc-message",
+                "grpc-status-details-bin",
+                "location",
+                "retry-after",
+            ]
+            .map(HeaderName::from_static),
+        )
+        .max_age(Duration::from_secs(600)))
+}

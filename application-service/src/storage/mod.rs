@@ -1,0 +1,8 @@
+//! PostgreSQL: the migrations, and every statement the service runs.
+
+pub mod application_rows;
+pub mod applications;
+pub mod binary_copy;
+pub mod idempotency;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

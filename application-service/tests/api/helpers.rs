@@ -1,0 +1,230 @@
+//! `spawn_app()` and clients authenticated as a chosen user.
+
+use std::{net::SocketAddr, time::Duration};
+
+use application_service::{config::Settings, startup::Application};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tonic::{
+    Code, Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+use tonic_types::StatusExt;
+use zayavki_common::shutdown::CancellationToken;
+use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
+use zayavki_proto::applications::v1::{
+    self as pb, application_lifecycle_client::ApplicationLifecycleClient,
+    application_service_client::ApplicationServiceClient,
+};
+use zayavki_testkit::{TestDatabase, init_test_logs};
+
+pub type ApplicationsClient = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
+pub type LifecycleClient = ApplicationLifecycleClient<InterceptedService<Channel, Bearer>>;
+
+pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+pub struct TestApp {
+    pub grpc_address: SocketAddr,
+    pub http_address: SocketAddr,
+    pub pool: PgPool,
+    pub minter: TokenMinter,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    channel: Channel,
+    // Dropped last: the database outlives the server using it.
+    pub database: TestDatabase,
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_test_logs();
+    let database = TestDatabase::fresh();
+    let mut settings = Settings::for_database(database.url());
+    settings.identity = IdentityConfig::development().0.with_secret(TEST_SECRET);
+    settings.throttle = ThrottleConfig::disabled();
+    configure(&mut settings);
+    let minter = TokenMinter::new(&settings.identity).expect("test tokens can be minted");
+    let application = Application::build(settings)
+        .await
+        .expect("the service starts");
+    let grpc_address = application.grpc_address();
+    let http_address = application.http_address();
+    let pool = application.pool().clone();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
+    let channel = Channel::from_shared(format!("http://{grpc_address}"))
+        .expect("valid uri")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("gRPC port accepts connections");
+    TestApp {
+        grpc_address,
+        http_address,
+        pool,
+        minter,
+        shutdown,
+        server: Some(server),
+        channel,
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, subject: &str, roles: &[Role]) -> String {
+        self.minter
+            .mint(subject, Some(subject), roles, Duration::from_secs(600))
+            .expect("token minted")
+    }
+
+    fn bearer(&self, subject: &str, roles: &[Role]) -> Bearer {
+        let value = format!("Bearer {}", self.token(subject, roles));
+        Bearer(Some(value.parse().expect("ascii token")))
+    }
+
+    /// A client for the public API as an applicant called `subject`.
+    pub fn applicant(&self, subject: &str) -> ApplicationsClient {
+        ApplicationServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(subject, &[Role::Applicant]),
+        )
+    }
+
+    pub fn operator(&self, subject: &str) -> ApplicationsClient {
+        ApplicationServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(subject, &[Role::Operator]),
+        )
+    }
+
+    pub fn applications_client_with_roles(
+        &self,
+        subject: &str,
+        roles: &[Role],
+    ) -> ApplicationsClient {
+        ApplicationServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(subject, roles),
+        )
+    }
+
+    pub fn anonymous(&self) -> ApplicationsClient {
+        ApplicationServiceClient::with_interceptor(self.channel.clone(), Bearer(None))
+    }
+
+    /// The internal lifecycle API as the business process.
+    pub fn lifecycle(&self) -> LifecycleClient {
+        ApplicationLifecycleClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer("business-process", &[Role::Service]),
+        )
+    }
+
+    pub fn lifecycle_as(&self, subject: &str, roles: &[Role]) -> LifecycleClient {
+        ApplicationLifecycleClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(subject, roles),
+        )
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(15), server)
+                .await
+                .expect("server stops within the grace period")
+                .expect("server task completes")
+                .expect("server ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+pub fn item(name: &str, quantity: i32, unit_price: &str) -> pb::ApplicationItem {
+    pb::ApplicationItem {
+        name: name.to_owned(),
+        quantity,
+        unit_price: unit_price.to_owned(),
+    }
+}
+
+pub fn draft(title: &str) -> pb::NewApplication {
+    pb::NewApplication {
+        title: title.to_owned(),
+        description: Some("Для столовой на втором этаже".to_owned()),
+        items: vec![item("Ложки чайные", 12, "35.50"), item("Вилки", 6, "40")],
+    }
+}
+
+pub fn create_request(title: &str) -> pb::CreateApplicationRequest {
+    pb::CreateApplicationRequest {
+        request_id: String::new(),
+        application: Some(draft(title)),
+    }
+}
+
+pub async fn create(client: &mut ApplicationsClient, title: &str) -> pb::Application {
+    client
+        .create_application(create_request(title))
+        .await
+        .expect("application created")
+        .into_inner()
+}
+
+/// The field paths named in a status's `google.rpc.BadRequest` details.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|violation| violation.field)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn assert_code(status: &Status, code: Code) {
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+}
+
+pub async fn count_rows(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM applications")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}

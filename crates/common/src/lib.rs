@@ -1,0 +1,12 @@
+//! Pieces every zayavki service needs in the same shape: reading configuration from the
+//! environment, structured logs, graceful shutdown, error codes that mean the same on gRPC and
+//! REST, and PostgreSQL connection helpers.
+
+pub mod config;
+pub mod database;
+pub mod error_code;
+pub mod problem;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error_code::ErrorCode;
