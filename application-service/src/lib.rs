@@ -4,6 +4,7 @@ pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod http;
+pub mod indexing;
 pub mod service;
 pub mod startup;
 pub mod storage;

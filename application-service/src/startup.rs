@@ -22,6 +22,7 @@ use zayavki_proto::applications::v1::{
 
 use crate::{
     config::Settings,
+    indexing,
     grpc::{applications::ApplicationGrpc, lifecycle::LifecycleGrpc, reflection},
     http::{self as rest, HttpState},
     service::Applications,
@@ -66,8 +67,10 @@ impl Application {
         let http_listener = TcpListener::bind(settings.http_address)
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", settings.http_address))?;
+        let search_index = indexing::open_or_rebuild(&settings.search_index_dir)
+            .with_context(|| format!("cannot open the search index at {}", settings.search_index_dir.display()))?;
         Ok(Self {
-            applications: Applications::new(pool),
+            applications: Applications::new(pool, search_index),
             verifier,
             throttle,
             settings,
@@ -118,6 +121,13 @@ impl Application {
             shutdown.clone(),
         ));
 
+        let search_sync = tokio::spawn(indexing::run_sync(
+            applications.pool().clone(),
+            applications.search_index().clone(),
+            applications.changes(),
+            shutdown.clone(),
+        ));
+
         let (reflection_v1, reflection_v1alpha) = reflection::services()?;
         let grpc = tonic::transport::Server::builder()
             .accept_http1(true)
@@ -146,7 +156,7 @@ impl Application {
             throttle,
             body_limit_bytes: settings.http_body_limit_bytes,
             cors_allowed_origins: settings.cors_allowed_origins.clone(),
-        });
+        })?;
         let http = axum::serve(
             http_listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -162,6 +172,7 @@ impl Application {
         let outcome = finish_within(servers, shutdown.clone(), settings.shutdown_grace).await;
         shutdown.cancel();
         background.abort();
+        search_sync.abort();
         tracing::info!("application-service stopped");
         outcome.unwrap_or(Ok(()))
     }

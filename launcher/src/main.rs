@@ -1,1 +1,62 @@
-fn main() {}
+use anyhow::Context;
+use clap::Parser;
+use zayavki::{
+    cli::{Cli, Command},
+    quickstart::Quickstart,
+    system::System,
+};
+use zayavki_common::{shutdown, telemetry};
+use zayavki_identity::{IdentityConfig, TokenMinter};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Start => start().await,
+        Command::Reindex => {
+            telemetry::init("info,sqlx=warn");
+            let settings = application_service::config::Settings::from_env()?;
+            let pool = zayavki_common::database::lazy_pool(&settings.database)?;
+            let documents = application_service::indexing::reindex(&pool, &settings.search_index_dir).await?;
+            println!(
+                "search index rebuilt: {documents} applications at {}",
+                settings.search_index_dir.display()
+            );
+            Ok(())
+        }
+        Command::Token {
+            sub,
+            roles,
+            name,
+            ttl_hours,
+        } => {
+            let identity = IdentityConfig::from_env()?;
+            let minter = TokenMinter::new(&identity)
+                .context("minting needs JWT_SECRET or JWT_PRIVATE_KEY_FILE")?;
+            let token = minter.mint(&sub, name.as_deref(), &roles, Command::token_lifetime(ttl_hours))?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn start() -> anyhow::Result<()> {
+    telemetry::init("info,sqlx=warn");
+    let mut settings = application_service::config::Settings::from_env()?;
+    let (identity, generated_key) = settings.identity.clone().or_development_key()?;
+    settings.identity = identity;
+    let minter = generated_key
+        .is_some()
+        .then(|| TokenMinter::new(&settings.identity))
+        .transpose()?;
+    let system = System::build(settings).await?;
+    if let Some(minter) = minter {
+        let quickstart = Quickstart::new(
+            &minter,
+            system.application_grpc_address(),
+            system.application_http_address(),
+        )?;
+        println!("{}", quickstart.render());
+    }
+    system.run_until_stopped(shutdown::token_cancelled_on_signal()).await
+}

@@ -5,7 +5,7 @@ use zayavki_identity::{Throttle, ThrottleKey};
 use zayavki_proto::applications::v1::{self as pb, application_service_server::ApplicationService};
 
 use super::{caller_of, convert, error_status::invalid_field, error_status::to_status};
-use crate::service::{Applications, ListQuery};
+use crate::service::{Applications, ListQuery, SearchQuery};
 
 pub struct ApplicationGrpc {
     applications: Applications,
@@ -133,7 +133,30 @@ impl ApplicationService for ApplicationGrpc {
         &self,
         request: Request<pb::SearchApplicationsRequest>,
     ) -> Result<Response<pb::SearchApplicationsResponse>, Status> {
-        let _caller = caller_of(&request)?;
-        Err(Status::unimplemented("search is not available yet"))
+        let caller = caller_of(&request)?;
+        let body = request.into_inner();
+        let query = SearchQuery {
+            text: body.q,
+            filters: ListQuery {
+                applied_from: convert::optional(body.applied_from),
+                applied_to: convert::optional(body.applied_to),
+                statuses: convert::statuses(&body.status, "status").map_err(to_status)?,
+                page_size: Some(i64::from(body.page_size)),
+                page_token: convert::optional(body.page_token),
+            },
+        };
+        let page = self.applications.search(&caller, query).await.map_err(to_status)?;
+        Ok(Response::new(pb::SearchApplicationsResponse {
+            hits: page
+                .items
+                .into_iter()
+                .map(|hit| pb::SearchHit {
+                    application: Some(convert::application(hit.application)),
+                    score: hit.score,
+                    snippet: hit.snippet,
+                })
+                .collect(),
+            next_page_token: page.next_page_token.unwrap_or_default(),
+        }))
     }
 }

@@ -1,10 +1,36 @@
-//! The REST adapter (axum), written to `openapi/application-openapi.yml`.
+//! The REST adapter (axum), written to `openapi/application-openapi.yml`: translates JSON to
+//! domain input and domain results back, nothing more. Rules live in `crate::service` and
+//! `crate::domain`; every error is RFC 9457 problem+json.
 
+mod applications;
+mod dto;
+mod extract;
+mod fallback;
 mod health;
+mod json;
+mod openapi;
+mod problem_mapping;
+mod query;
 
-use axum::{Router, routing::get};
+use std::time::Duration;
 
-use zayavki_identity::{Throttle, TokenVerifier};
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method},
+    middleware,
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+use zayavki_identity::{HttpAuthLayer, HttpThrottleLayer, Throttle, TokenVerifier};
+
+pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 
 use crate::service::Applications;
 
@@ -18,9 +44,64 @@ pub struct HttpState {
     pub cors_allowed_origins: Vec<String>,
 }
 
-pub fn router(state: HttpState) -> Router {
-    Router::new()
+/// Paths served without a token and without rate limiting.
+pub const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/openapi.yml"];
+
+/// Every (method, path) the router serves, paths written as in the OpenAPI document.
+pub fn operations() -> Vec<(&'static str, &'static str)> {
+    let mut operations: Vec<_> = OPEN_PATHS.iter().map(|path| ("GET", *path)).collect();
+    operations.extend(applications::OPERATIONS);
+    operations
+}
+
+pub fn router(state: HttpState) -> anyhow::Result<Router> {
+    let cors = cors_layer(&state.cors_allowed_origins)?;
+    // Route layers run outside in: authentication, then throttling, then content negotiation.
+    let api = applications::routes()
+        .route_layer(middleware::from_fn(fallback::require_acceptable))
+        .route_layer(HttpThrottleLayer::new(state.throttle.clone()))
+        .route_layer(HttpAuthLayer::new(state.verifier.clone()));
+    Ok(Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .with_state(state)
+        .route("/openapi.yml", get(openapi::document))
+        .merge(api)
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.body_limit_bytes))
+        .layer(CatchPanicLayer::custom(fallback::panic_response))
+        .layer(cors)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .with_state(state))
+}
+
+/// Browsers on the allowed origins may call the API and read the headers it documents.
+fn cors_layer(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin).with_context(|| format!("CORS origin {origin:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(
+            ["authorization", "content-type", "accept", "idempotency-key"]
+                .map(HeaderName::from_static),
+        )
+        .expose_headers(
+            [
+                "location",
+                "retry-after",
+                "idempotent-replayed",
+                "www-authenticate",
+            ]
+            .map(HeaderName::from_static),
+        )
+        .max_age(Duration::from_secs(600)))
 }

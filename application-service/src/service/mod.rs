@@ -4,16 +4,19 @@ mod cancel;
 mod create;
 mod lifecycle;
 mod query;
+mod search;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use zayavki_search::SearchIndex;
 
 pub use create::Created;
 pub use lifecycle::Transition;
 pub use query::{ListQuery, Page};
+pub use search::{SearchQuery, SearchResult};
 
 use crate::domain::ApplicationError;
 
@@ -21,20 +24,27 @@ use crate::domain::ApplicationError;
 #[derive(Clone)]
 pub struct Applications {
     pool: PgPool,
+    /// Derived from PostgreSQL by `crate::indexing`; only read here.
+    search_index: SearchIndex,
     /// Woken after every committed write, so derived views (the search index) catch up at once.
     changes: Arc<Notify>,
 }
 
 impl Applications {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, search_index: SearchIndex) -> Self {
         Self {
             pool,
+            search_index,
             changes: Arc::new(Notify::new()),
         }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    pub fn search_index(&self) -> &SearchIndex {
+        &self.search_index
     }
 
     /// Notified after each committed write.

@@ -1,6 +1,7 @@
 //! Integration tests: each test starts the service in-process on free ports against its own
 //! fresh PostgreSQL database and talks to it through real clients.
 
+mod auth_grpc;
 mod batch_create;
 mod cancel;
 mod create;
@@ -9,4 +10,5 @@ mod grpc_surface;
 mod grpcurl;
 mod helpers;
 mod lifecycle;
+mod throttle_grpc;
 mod list;

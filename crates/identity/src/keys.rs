@@ -5,12 +5,9 @@
 use std::{collections::HashMap, fs, path::Path};
 
 use anyhow::{Context, bail};
-use jsonwebtoken::{
-    Algorithm, DecodingKey, DecodingKeyKind, EncodingKey, Validation,
-    jwk::{AlgorithmParameters, EllipticCurve, Jwk},
-};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind, EncodingKey, Validation};
 use rsa::{
-    BigUint, RsaPrivateKey, RsaPublicKey,
+    RsaPrivateKey, RsaPublicKey,
     pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey},
     traits::PublicKeyParts,
 };
@@ -20,6 +17,7 @@ use crate::{
     AuthError,
     auth_error::sanitize,
     config::{IdentityConfig, MIN_SECRET_BYTES, missing_key_message},
+    jwks,
 };
 
 /// Shorter RSA moduli are factorable in practice.
@@ -61,7 +59,7 @@ impl KeyRing {
             direct.push(verification_key(algorithm, key, config));
         }
         let (by_kid, unnamed) = match &config.jwks_file {
-            Some(path) => load_jwks(path, config)
+            Some(path) => jwks::load(path, config)
                 .with_context(|| format!("JWT_JWKS_FILE={} is not usable", path.display()))?,
             None => (HashMap::new(), Vec::new()),
         };
@@ -164,7 +162,7 @@ pub(crate) fn algorithm_list(algorithms: &[Algorithm]) -> String {
         .join(", ")
 }
 
-fn verification_key(
+pub(crate) fn verification_key(
     algorithm: Algorithm,
     key: DecodingKey,
     config: &IdentityConfig,
@@ -239,7 +237,7 @@ fn checked_secret(secret: &str, production: bool) -> anyhow::Result<&[u8]> {
     Ok(bytes)
 }
 
-fn read_key_file(variable: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_key_file(variable: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {variable}={}", path.display()))
 }
 
@@ -296,7 +294,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
-fn check_rsa_size(modulus_bytes: usize) -> anyhow::Result<()> {
+pub(crate) fn check_rsa_size(modulus_bytes: usize) -> anyhow::Result<()> {
     let bits = modulus_bytes * 8;
     if bits < MIN_RSA_BITS {
         bail!("the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required");
@@ -305,89 +303,8 @@ fn check_rsa_size(modulus_bytes: usize) -> anyhow::Result<()> {
 }
 
 /// Building an ES256 verifier fails for any point that is not on P-256.
-fn check_p256_public(key: &DecodingKey) -> anyhow::Result<()> {
+pub(crate) fn check_p256_public(key: &DecodingKey) -> anyhow::Result<()> {
     jsonwebtoken::crypto::verify("AA", b"probe", key, Algorithm::ES256)
         .map(|_| ())
         .map_err(|_| anyhow::anyhow!("the EC public key is not on curve P-256 (ES256)"))
-}
-
-type JwksKeys = (HashMap<String, VerificationKey>, Vec<VerificationKey>);
-
-fn load_jwks(path: &Path, config: &IdentityConfig) -> anyhow::Result<JwksKeys> {
-    let text = read_key_file("JWT_JWKS_FILE", path)?;
-    let document: serde_json::Value = serde_json::from_slice(&text).context("it is not JSON")?;
-    let entries = document
-        .get("keys")
-        .and_then(serde_json::Value::as_array)
-        .context("it has no `keys` array")?;
-
-    let mut by_kid = HashMap::new();
-    let mut unnamed = Vec::new();
-    for (index, entry) in entries.iter().enumerate() {
-        let kid = entry.get("kid").and_then(serde_json::Value::as_str);
-        let label = kid.map_or_else(|| format!("keys[{index}]"), |kid| format!("key {kid:?}"));
-        let Some((algorithm, key)) =
-            jwks_entry(entry).with_context(|| format!("{label} is not usable"))?
-        else {
-            continue;
-        };
-        let key = verification_key(algorithm, key, config);
-        match kid {
-            Some(kid) => {
-                if by_kid.insert(kid.to_owned(), key).is_some() {
-                    bail!("key id {kid:?} appears more than once");
-                }
-            }
-            None => unnamed.push(key),
-        }
-    }
-    if by_kid.is_empty() && unnamed.is_empty() {
-        bail!("it holds no RSA or EC P-256 signature key");
-    }
-    Ok((by_kid, unnamed))
-}
-
-/// One JWKS entry, or `None` for entries that are not RS256/ES256 signature keys (encryption
-/// keys, symmetric keys, other curves), which a shared key set may legitimately contain.
-fn jwks_entry(entry: &serde_json::Value) -> anyhow::Result<Option<(Algorithm, DecodingKey)>> {
-    let field = |name: &str| entry.get(name).and_then(serde_json::Value::as_str);
-    if field("use").is_some_and(|usage| usage != "sig") {
-        return Ok(None);
-    }
-    let expected = match field("kty") {
-        Some("RSA") => Algorithm::RS256,
-        Some("EC") if field("crv") == Some("P-256") => Algorithm::ES256,
-        other => {
-            tracing::warn!(kty = ?other, crv = ?field("crv"), "skipping a JWKS key that is neither RSA nor EC P-256");
-            return Ok(None);
-        }
-    };
-    if let Some(alg) = field("alg")
-        && alg != format!("{expected:?}")
-    {
-        tracing::warn!(
-            alg,
-            "skipping a JWKS key whose algorithm is neither RS256 nor ES256"
-        );
-        return Ok(None);
-    }
-    let jwk: Jwk = serde_json::from_value(entry.clone()).context("it is not a valid JWK")?;
-    let key = DecodingKey::from_jwk(&jwk).context("its key material is not valid base64url")?;
-    match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => {
-            let DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() else {
-                bail!("the RSA key could not be read");
-            };
-            let public = RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e))
-                .context("the RSA public key is invalid")?;
-            check_rsa_size(public.size())?;
-        }
-        AlgorithmParameters::EllipticCurve(parameters)
-            if parameters.curve == EllipticCurve::P256 =>
-        {
-            check_p256_public(&key)?;
-        }
-        _ => bail!("kty does not match its parameters"),
-    }
-    Ok(Some((expected, key)))
 }

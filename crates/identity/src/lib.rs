@@ -56,6 +56,7 @@ mod grpc_throttle;
 mod http_extract;
 mod http_throttle;
 mod identity;
+mod jwks;
 mod keys;
 mod minter;
 mod public_paths;

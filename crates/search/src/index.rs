@@ -241,13 +241,15 @@ impl SearchIndex {
             ),
             None => None,
         };
-        if let (Some(from), Some(before)) = (request.applied_from, request.applied_before) {
-            if from >= before {
-                return Ok(SearchPage {
-                    hits: Vec::new(),
-                    next_page_token: None,
-                });
-            }
+        let empty_range = match (request.applied_from, request.applied_before) {
+            (Some(from), Some(before)) => from >= before,
+            _ => false,
+        };
+        if empty_range {
+            return Ok(SearchPage {
+                hits: Vec::new(),
+                next_page_token: None,
+            });
         }
 
         let fields = &self.inner.fields;
@@ -317,10 +319,12 @@ impl SearchIndex {
 
 /// After a failed write, drops whatever was not committed so the next write starts clean.
 fn abandon_on_error(writer: &mut IndexWriter, result: tantivy::Result<()>) -> tantivy::Result<()> {
-    if result.is_err() {
-        if let Err(error) = writer.rollback() {
-            tracing::error!(%error, "rolling back the search index writer failed");
-        }
+    let rolled_back = match result {
+        Ok(()) => Ok(()),
+        Err(_) => writer.rollback().map(drop),
+    };
+    if let Err(error) = rolled_back {
+        tracing::error!(%error, "rolling back the search index writer failed");
     }
     result
 }

@@ -132,10 +132,8 @@ impl SegmentCollector for KeysetSegmentCollector {
         }
         if self.best.len() < self.limit {
             self.best.push(candidate);
-        } else if let Some(mut worst) = self.best.peek_mut() {
-            if candidate < *worst {
-                *worst = candidate;
-            }
+        } else if let Some(mut worst) = self.best.peek_mut().filter(|worst| candidate < **worst) {
+            *worst = candidate;
         }
     }
 

@@ -78,8 +78,8 @@ impl Highlighter {
             }
             // The generator measures its window in bytes; scale it so the window holds about
             // SNIPPET_MAX_CHARS characters whether the text is Cyrillic or Latin.
-            let bytes_per_char = text.len().div_ceil(text.chars().count().max(1));
-            generator.set_max_num_chars(SNIPPET_MAX_CHARS * bytes_per_char.max(1));
+            let window_bytes = SNIPPET_MAX_CHARS * text.len() / text.chars().count().max(1);
+            generator.set_max_num_chars(window_bytes.max(SNIPPET_MAX_CHARS));
             let snippet = generator.snippet(&text);
             if !snippet.is_empty() {
                 return with_ellipses(&snippet, &text);
@@ -108,21 +108,27 @@ fn stored_text(document: &TantivyDocument, field: Field) -> Cow<'_, str> {
     Cow::Owned(joined)
 }
 
-/// The snippet's HTML, with an ellipsis on each side where words of the text were cut off.
+/// The snippet's HTML, with an ellipsis on each side where words of the text were cut off
+/// (mere punctuation cut off, like a final full stop, is put back instead).
 fn with_ellipses(snippet: &Snippet, text: &str) -> String {
     let fragment = snippet.fragment();
     let html = snippet.to_html();
     let Some(start) = text.find(fragment) else {
         return html;
     };
+    let (before, after) = (&text[..start], &text[start + fragment.len()..]);
     let has_words = |part: &str| part.chars().any(char::is_alphanumeric);
     let mut result = String::with_capacity(html.len() + 2 * ELLIPSIS.len());
-    if has_words(&text[..start]) {
+    if has_words(before) {
         result.push_str(ELLIPSIS);
+    } else {
+        result.push_str(&escape_html(before.trim_start()));
     }
     result.push_str(&html);
-    if has_words(&text[start + fragment.len()..]) {
+    if has_words(after) {
         result.push_str(ELLIPSIS);
+    } else {
+        result.push_str(&escape_html(after.trim_end()));
     }
     result
 }

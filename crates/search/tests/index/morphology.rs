@@ -56,7 +56,10 @@ fn yo_and_ye_are_the_same_letter() {
 
 #[test]
 fn case_does_not_matter() {
-    let index = index_with(vec![application(1, "МОНИТОР Dell"), application(2, "клавиатура")]);
+    let index = index_with(vec![
+        application(1, "МОНИТОР Dell"),
+        application(2, "клавиатура"),
+    ]);
     assert_eq!(sorted_ids(&index, "монитор DELL"), [id(1)]);
     assert_eq!(sorted_ids(&index, "КЛАВИАТУРА"), [id(2)]);
 }

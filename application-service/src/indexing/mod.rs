@@ -1,0 +1,56 @@
+//! Keeps the tantivy search index in step with PostgreSQL.
+//!
+//! Every write stamps its row with the writing transaction's id (`change_xid`). The index
+//! remembers, in its commit payload, a watermark: every transaction below it is indexed. Catching
+//! up reads the rows whose `change_xid` lies between the watermark and the oldest transaction
+//! still running (`pg_snapshot_xmin`), so a transaction that commits late is never skipped. The
+//! same query rebuilds a deleted index from zero, and runs at start-up, after every write
+//! (woken in-process) and on a short timer (writes by other replicas).
+
+mod catch_up;
+mod open;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use zayavki_common::shutdown::CancellationToken;
+use zayavki_search::SearchIndex;
+
+pub use catch_up::catch_up;
+pub use open::open_or_rebuild;
+
+/// How often the index looks for writes it was not told about (other replicas).
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
+
+/// Catches the index up after each notified write, on a timer, and once at start.
+pub async fn run_sync(pool: PgPool, index: SearchIndex, changes: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        match catch_up(&pool, &index).await {
+            Ok(0) => {}
+            Ok(indexed) => tracing::debug!(indexed, "search index caught up"),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "search index catch-up failed");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(RETRY_AFTER_FAILURE) => continue,
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = changes.notified() => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// Clears the index at `directory` and rebuilds it from PostgreSQL; the `reindex` command.
+pub async fn reindex(pool: &PgPool, directory: &Path) -> anyhow::Result<u64> {
+    let index = open_or_rebuild(directory)?;
+    let cleared = index.clone();
+    tokio::task::spawn_blocking(move || cleared.clear()).await??;
+    catch_up(pool, &index).await?;
+    Ok(index.document_count())
+}

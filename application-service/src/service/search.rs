@@ -1,0 +1,95 @@
+//! Full-text search over the caller's visible applications.
+
+use zayavki_search::{SearchError, SearchRequest};
+
+use super::{Applications, ListQuery, Page, query::parse_list, storage_error};
+use crate::{
+    domain::{Application, ApplicationError, Caller, FieldViolation},
+    storage,
+};
+
+/// A search request as any adapter receives it: the text plus the listing filters.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    pub text: String,
+    pub filters: ListQuery,
+}
+
+/// One ranked hit.
+#[derive(Clone, Debug)]
+pub struct SearchResult {
+    pub application: Application,
+    /// BM25 relevance; higher is better.
+    pub score: f32,
+    /// Where it matched, matches wrapped in `<b>…</b>`, everything else HTML-escaped.
+    pub snippet: String,
+}
+
+impl Applications {
+    /// Ranked hits among the applications the caller may see, read back from PostgreSQL so
+    /// every hit shows the application as it is now.
+    #[tracing::instrument(skip(self), fields(caller = %caller.subject))]
+    pub async fn search(&self, caller: &Caller, query: SearchQuery) -> Result<Page<SearchResult>, ApplicationError> {
+        if query.text.trim().is_empty() {
+            return Err(ApplicationError::invalid("q", "must contain at least one word"));
+        }
+        let page_token = query.filters.page_token.clone().filter(|token| !token.is_empty());
+        let filters = ListQuery {
+            page_token: None,
+            ..query.filters
+        };
+        let parsed = parse_list(caller, &filters, &[])?;
+        let request = SearchRequest {
+            query: query.text,
+            statuses: parsed.filter.statuses.iter().map(|status| status.as_str().to_owned()).collect(),
+            applied_from: parsed.filter.applied.from,
+            applied_before: parsed.filter.applied.before,
+            applicant: caller.visible_applicant().map(str::to_owned),
+            page_size: parsed.page_size.0 as usize,
+            page_token,
+        };
+        let index = self.search_index.clone();
+        let page = tokio::task::spawn_blocking(move || index.search(&request))
+            .await
+            .map_err(|error| ApplicationError::Internal(error.into()))?
+            .map_err(search_error)?;
+
+        let ids: Vec<_> = page.hits.iter().map(|hit| hit.id).collect();
+        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
+        let applications = storage::applications::find_all(&mut connection, &ids)
+            .await
+            .map_err(storage_error)?;
+        let mut by_id: std::collections::HashMap<_, _> =
+            applications.into_iter().map(|application| (application.id, application)).collect();
+        let items = page
+            .hits
+            .into_iter()
+            .filter_map(|hit| {
+                let application = by_id.remove(&hit.id)?;
+                caller.may_see(&application.applicant).then_some(SearchResult {
+                    application,
+                    score: hit.score,
+                    snippet: hit.snippet,
+                })
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_page_token: page.next_page_token,
+        })
+    }
+}
+
+fn search_error(error: SearchError) -> ApplicationError {
+    match error {
+        SearchError::Internal(source) => ApplicationError::Internal(source),
+        SearchError::InvalidPageToken(reason) => {
+            ApplicationError::Validation(vec![FieldViolation::new("page_token", reason)])
+        }
+        SearchError::InvalidPageSize(size) => ApplicationError::Validation(vec![FieldViolation::new(
+            "page_size",
+            format!("must be between 1 and 1000 (got {size})"),
+        )]),
+        other => ApplicationError::Validation(vec![FieldViolation::new("q", other.to_string())]),
+    }
+}

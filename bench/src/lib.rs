@@ -1,0 +1,7 @@
+//! Pieces the benchmark binaries share: the service started in-process on a fresh database,
+//! a bounded load loop, realistic drafts, and a latency recorder.
+
+pub mod drafts;
+pub mod latency;
+pub mod load;
+pub mod service;
