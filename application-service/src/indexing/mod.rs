@@ -46,11 +46,30 @@ pub async fn run_sync(pool: PgPool, index: SearchIndex, changes: Arc<Notify>, sh
     }
 }
 
+/// How long `reindex` waits for transactions that were running when it started.
+const REINDEX_WAIT_LIMIT: Duration = Duration::from_secs(120);
+
 /// Clears the index at `directory` and rebuilds it from PostgreSQL; the `reindex` command.
+/// Everything committed before it started is indexed when it returns.
 pub async fn reindex(pool: &PgPool, directory: &Path) -> anyhow::Result<u64> {
     let index = open_or_rebuild(directory)?;
     let cleared = index.clone();
     tokio::task::spawn_blocking(move || cleared.clear()).await??;
-    catch_up(pool, &index).await?;
-    Ok(index.document_count())
+    // The first transaction id not yet assigned when the rebuild began.
+    let target: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+        .fetch_one(pool)
+        .await?;
+    let target = u64::try_from(target)?;
+    let started = std::time::Instant::now();
+    loop {
+        catch_up(pool, &index).await?;
+        if index.watermark().is_some_and(|watermark| watermark >= target) {
+            return Ok(index.document_count());
+        }
+        anyhow::ensure!(
+            started.elapsed() < REINDEX_WAIT_LIMIT,
+            "a transaction older than the rebuild is still running; try again when it ends"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -12,3 +12,4 @@ mod helpers;
 mod lifecycle;
 mod throttle_grpc;
 mod list;
+mod search;
