@@ -15,16 +15,23 @@ async fn main() -> anyhow::Result<()> {
         None | Some("serve") => {
             settings.identity = settings.identity.clone().or_development_key()?.0;
             let application = Application::build(settings).await?;
-            application.run_until_stopped(shutdown::token_cancelled_on_signal()).await
+            application
+                .run_until_stopped(shutdown::token_cancelled_on_signal())
+                .await
         }
         Some("reindex") => {
             let pool = lazy_pool(&settings.database)?;
             let documents = indexing::reindex(&pool, &settings.search_index_dir)
                 .await
                 .context("cannot rebuild the search index")?;
-            println!("search index rebuilt: {documents} applications at {}", settings.search_index_dir.display());
+            println!(
+                "search index rebuilt: {documents} applications at {}",
+                settings.search_index_dir.display()
+            );
             Ok(())
         }
-        Some(other) => anyhow::bail!("unknown command {other:?}; use `serve` (default) or `reindex`"),
+        Some(other) => {
+            anyhow::bail!("unknown command {other:?}; use `serve` (default) or `reindex`")
+        }
     }
 }

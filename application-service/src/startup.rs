@@ -7,7 +7,7 @@ use anyhow::Context;
 use http::{HeaderName, HeaderValue, Method};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use zayavki_common::{
@@ -22,9 +22,9 @@ use zayavki_proto::applications::v1::{
 
 use crate::{
     config::Settings,
-    indexing,
     grpc::{applications::ApplicationGrpc, lifecycle::LifecycleGrpc, reflection},
     http::{self as rest, HttpState},
+    indexing,
     service::Applications,
     storage::{MIGRATOR, idempotency},
 };
@@ -53,8 +53,7 @@ impl Application {
         settings.validate()?;
         let verifier =
             TokenVerifier::new(&settings.identity).context("cannot set up token verification")?;
-        let throttle =
-            Throttle::new(settings.throttle.clone()).context("cannot set up rate limits")?;
+        let throttle = Throttle::new(settings.throttle).context("cannot set up rate limits")?;
         ensure_database_exists(&settings.database).await?;
         let pool = lazy_pool(&settings.database)?;
         MIGRATOR
@@ -67,8 +66,13 @@ impl Application {
         let http_listener = TcpListener::bind(settings.http_address)
             .await
             .with_context(|| format!("cannot listen for HTTP on {}", settings.http_address))?;
-        let search_index = indexing::open_or_rebuild(&settings.search_index_dir)
-            .with_context(|| format!("cannot open the search index at {}", settings.search_index_dir.display()))?;
+        let search_index =
+            indexing::open_or_rebuild(&settings.search_index_dir).with_context(|| {
+                format!(
+                    "cannot open the search index at {}",
+                    settings.search_index_dir.display()
+                )
+            })?;
         Ok(Self {
             applications: Applications::new(pool, search_index),
             verifier,
@@ -145,8 +149,10 @@ impl Application {
             .add_service(ApplicationLifecycleServer::new(LifecycleGrpc::new(
                 applications.clone(),
             )))
+            // Our own listener bypasses the builder's TCP_NODELAY; without it small answers
+            // wait for delayed ACKs (~40 ms each).
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(grpc_listener),
+                TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
                 shutdown.clone().cancelled_owned(),
             );
 

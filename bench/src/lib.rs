@@ -2,6 +2,8 @@
 //! a bounded load loop, realistic drafts, and a latency recorder.
 
 pub mod drafts;
+pub mod idle;
 pub mod latency;
 pub mod load;
+pub mod search;
 pub mod service;

@@ -92,10 +92,9 @@ where
                             outcome.succeeded += 1;
                         }
                         Ok(Err(error)) => outcome.fail(error.to_string()),
-                        Err(_) => outcome.fail(format!(
-                            "no answer within {:?}",
-                            plan.request_timeout
-                        )),
+                        Err(_) => {
+                            outcome.fail(format!("no answer within {:?}", plan.request_timeout))
+                        }
                     }
                 }
                 outcome
@@ -139,7 +138,9 @@ impl CallerOutcome {
 /// Takes one request from the shared budget; false once it is spent.
 fn take_one(budget: &AtomicU64) -> bool {
     budget
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1))
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(1)
+        })
         .is_ok()
 }
 

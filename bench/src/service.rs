@@ -35,7 +35,9 @@ pub struct RunningService {
 
 /// Starts the service on loopback ports against a fresh database; `configure` may adjust the
 /// settings first.
-pub async fn spawn_service(configure: impl FnOnce(&mut Settings)) -> anyhow::Result<RunningService> {
+pub async fn spawn_service(
+    configure: impl FnOnce(&mut Settings),
+) -> anyhow::Result<RunningService> {
     let database = TestDatabase::fresh();
     let mut settings = Settings::for_database(database.url());
     settings.identity = IdentityConfig::development().0;

@@ -37,6 +37,11 @@ impl Caller {
     pub fn may_drive_lifecycle(&self) -> bool {
         self.is_service
     }
+
+    /// A token without any role reaches nothing.
+    pub fn has_any_role(&self) -> bool {
+        self.is_applicant || self.is_operator || self.is_service
+    }
 }
 
 impl Caller {

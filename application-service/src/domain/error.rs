@@ -55,6 +55,13 @@ impl ApplicationError {
         Self::Validation(vec![FieldViolation::new(field, description)])
     }
 
+    /// The answer to a caller whose token carries no role at all.
+    pub fn no_role() -> Self {
+        Self::PermissionDenied(
+            "the token carries no role (applicant, operator or service)".to_owned(),
+        )
+    }
+
     pub fn violations(&self) -> &[FieldViolation] {
         match self {
             Self::Validation(violations) => violations,

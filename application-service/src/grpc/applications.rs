@@ -145,7 +145,11 @@ impl ApplicationService for ApplicationGrpc {
                 page_token: convert::optional(body.page_token),
             },
         };
-        let page = self.applications.search(&caller, query).await.map_err(to_status)?;
+        let page = self
+            .applications
+            .search(&caller, query)
+            .await
+            .map_err(to_status)?;
         Ok(Response::new(pb::SearchApplicationsResponse {
             hits: page
                 .items

@@ -14,7 +14,7 @@ use zayavki_identity::ThrottleKey;
 use super::{
     HttpState,
     dto::{
-        ApplicationBody, ApplicationListBody, BatchCreateBody, BatchCreatedBody, CancelBody,
+        self, ApplicationBody, ApplicationListBody, BatchCreateBody, BatchCreatedBody, CancelBody,
         NewApplicationBody, SearchResultsBody,
     },
     extract::{ApplicationId, RestCaller, idempotency_key},
@@ -82,22 +82,28 @@ async fn batch_create(
     JsonBody(body): JsonBody<BatchCreateBody>,
 ) -> Result<Response, Problem> {
     // The throttle layer charged one unit for the request; a batch pays for every further item.
-    let extra_items =
-        u32::try_from(body.applications.len().saturating_sub(1)).unwrap_or(u32::MAX);
+    let extra_items = u32::try_from(body.applications.len().saturating_sub(1)).unwrap_or(u32::MAX);
     state
         .throttle
         .check(&ThrottleKey::for_identity(&caller.identity), extra_items)
         .map_err(|throttled| throttled.to_problem())?;
     let request_id = idempotency_key(&headers)?;
-    let inputs: Vec<NewApplicationInput> =
-        body.applications.into_iter().map(Into::into).collect();
+    let inputs: Vec<NewApplicationInput> = body
+        .applications
+        .into_iter()
+        .map(|dto::Object(application)| application.into())
+        .collect();
     let created = state
         .applications
         .batch_create(&caller.caller, request_id, inputs)
         .await
         .map_err(|error| to_problem_for(error, Operation::Batch))?;
     let body = BatchCreatedBody {
-        items: created.value.into_iter().map(ApplicationBody::from).collect(),
+        items: created
+            .value
+            .into_iter()
+            .map(ApplicationBody::from)
+            .collect(),
     };
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if created.replayed {

@@ -3,6 +3,8 @@
 //! Request bodies refuse properties the document does not describe.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::{fmt, marker::PhantomData};
+
 use serde::{Deserialize, Deserializer, Serialize, de};
 use uuid::Uuid;
 
@@ -10,6 +12,33 @@ use crate::{
     domain::{Application, Item, NewApplicationInput, NewItemInput},
     service::{Page, SearchResult},
 };
+
+/// A JSON object read into `T`. Serde also lets a struct be written as an array of its fields
+/// in order; the document allows objects only.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("an object")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
 
 /// `NewApplication`.
 #[derive(Debug, Deserialize)]
@@ -19,7 +48,7 @@ pub struct NewApplicationBody {
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
-    pub items: Vec<NewItemBody>,
+    pub items: Vec<Object<NewItemBody>>,
 }
 
 /// `ApplicationItem` as a request writes it.
@@ -36,7 +65,7 @@ pub struct NewItemBody {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchCreateBody {
-    pub applications: Vec<NewApplicationBody>,
+    pub applications: Vec<Object<NewApplicationBody>>,
 }
 
 /// `CancelRequest`.
@@ -55,7 +84,7 @@ impl From<NewApplicationBody> for NewApplicationInput {
             items: body
                 .items
                 .into_iter()
-                .map(|item| NewItemInput {
+                .map(|Object(item)| NewItemInput {
                     name: item.name,
                     quantity: item.quantity,
                     unit_price: item.unit_price,
@@ -192,7 +221,7 @@ fn json_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Er
     impl de::Visitor<'_> for IntegerVisitor {
         type Value = i64;
 
-        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
             formatter.write_str("an integer")
         }
 

@@ -80,8 +80,6 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
     match value.to_str() {
         Ok("") => Err(problem("must not be empty")),
         Ok(key) => Ok(Some(key)),
-        Err(_) => Err(problem(
-            "must consist of visible ASCII characters (! to ~)",
-        )),
+        Err(_) => Err(problem("must consist of visible ASCII characters (! to ~)")),
     }
 }

@@ -27,7 +27,10 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
-        format!("{} does not support {method}; see the Allow header.", uri.path()),
+        format!(
+            "{} does not support {method}; see the Allow header.",
+            uri.path()
+        ),
     )
 }
 
@@ -60,12 +63,10 @@ fn accepts_json(headers: &HeaderMap) -> bool {
             let mut parts = range.split(';');
             let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
             let refused = parts.any(|parameter| {
-                parameter
-                    .split_once('=')
-                    .is_some_and(|(name, quality)| {
-                        name.trim().eq_ignore_ascii_case("q")
-                            && quality.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-                    })
+                parameter.split_once('=').is_some_and(|(name, quality)| {
+                    name.trim().eq_ignore_ascii_case("q")
+                        && quality.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
             });
             !refused
                 && matches!(

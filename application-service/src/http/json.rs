@@ -14,7 +14,7 @@ use zayavki_common::{
     problem::{FieldError, Problem},
 };
 
-use super::problem_mapping;
+use super::{HttpState, dto::Object, problem_mapping};
 
 /// Where a body that is not JSON at all is reported.
 const BODY_FIELD: &str = "body";
@@ -27,14 +27,10 @@ pub struct JsonBody<T>(pub T);
 #[derive(Debug)]
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
-impl<T, S> FromRequest<S> for JsonBody<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
+impl<T: DeserializeOwned> FromRequest<HttpState> for JsonBody<T> {
     type Rejection = Problem;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &HttpState) -> Result<Self, Self::Rejection> {
         let (headers, bytes) = read_body(request, state).await?;
         if bytes.is_empty() && !headers.contains_key(CONTENT_TYPE) {
             return Err(problem_mapping::invalid(vec![FieldError {
@@ -47,14 +43,10 @@ where
     }
 }
 
-impl<T, S> FromRequest<S> for OptionalJsonBody<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
+impl<T: DeserializeOwned> FromRequest<HttpState> for OptionalJsonBody<T> {
     type Rejection = Problem;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &HttpState) -> Result<Self, Self::Rejection> {
         let (headers, bytes) = read_body(request, state).await?;
         if bytes.is_empty() {
             return Ok(Self(None));
@@ -64,15 +56,12 @@ where
     }
 }
 
-async fn read_body<S: Send + Sync>(
-    request: Request,
-    state: &S,
-) -> Result<(HeaderMap, Bytes), Problem> {
+async fn read_body(request: Request, state: &HttpState) -> Result<(HeaderMap, Bytes), Problem> {
     let headers = request.headers().clone();
     match Bytes::from_request(request, state).await {
         Ok(bytes) => Ok((headers, bytes)),
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(payload_too_large())
+            Err(payload_too_large(state.body_limit_bytes))
         }
         Err(rejection) => Err(Problem::new(
             ErrorCode::InvalidArgument,
@@ -85,12 +74,12 @@ async fn read_body<S: Send + Sync>(
     }
 }
 
-pub fn payload_too_large() -> Problem {
+fn payload_too_large(limit_bytes: usize) -> Problem {
     Problem::with_status(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload-too-large",
         "Payload too large",
-        "The request body exceeds the size limit.",
+        format!("The request body exceeds {limit_bytes} bytes."),
     )
 }
 
@@ -138,6 +127,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         }])
     })?;
     serde_path_to_error::deserialize(value)
+        .map(|Object(body)| body)
         .map_err(|error| problem_mapping::invalid(vec![shape_error(&error)]))
 }
 
@@ -152,9 +142,14 @@ fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldEr
     };
     if let Some(name) = quoted_name(&message, "unknown field `") {
         // The path already ends at the unknown key when the deserializer visited it.
-        let names_it = matches!(error.path().iter().last(), Some(Segment::Map { key }) if key == name);
+        let names_it =
+            matches!(error.path().iter().next_back(), Some(Segment::Map { key }) if key == name);
         return FieldError {
-            field: if names_it { parent.unwrap_or_default() } else { join(name) },
+            field: if names_it {
+                parent.unwrap_or_default()
+            } else {
+                join(name)
+            },
             message: "unknown field".to_owned(),
         };
     }
@@ -249,6 +244,19 @@ mod tests {
         assert_eq!(errors[0].0, "items[0].unitPrice");
         assert!(errors[0].1.contains("expected a string"), "{errors:?}");
         assert_eq!(fields::<NewApplicationBody>("[]")[0].0, "body");
+        // Serde would read a struct from an array of its fields; the document allows objects.
+        assert_eq!(fields::<NewApplicationBody>(r#"["x"]"#)[0].0, "body");
+        assert_eq!(
+            fields::<BatchCreateBody>(r#"{"applications": [["x"]]}"#),
+            [(
+                "applications[0]".to_owned(),
+                "invalid type: sequence, expected an object".to_owned()
+            )]
+        );
+        assert_eq!(
+            fields::<BatchCreateBody>(r#"{"applications": [{"title": 1}]}"#)[0].0,
+            "applications[0].title"
+        );
     }
 
     #[test]

@@ -115,9 +115,19 @@ mod tests {
             Operation::Batch,
         );
         assert_eq!(problem.status, 400);
-        assert_eq!(problem.detail, "2 fields are invalid; no application was created.");
-        let fields: Vec<_> = problem.errors.iter().map(|error| error.field.as_str()).collect();
-        assert_eq!(fields, ["applications[1].items[0].unitPrice", "Idempotency-Key"]);
+        assert_eq!(
+            problem.detail,
+            "2 fields are invalid; no application was created."
+        );
+        let fields: Vec<_> = problem
+            .errors
+            .iter()
+            .map(|error| error.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            ["applications[1].items[0].unitPrice", "Idempotency-Key"]
+        );
     }
 
     #[test]
@@ -132,6 +142,9 @@ mod tests {
         });
         assert_eq!(problem.status, 409);
         assert_eq!(problem.type_uri, "urn:zayavki:problem:failed-precondition");
-        assert_eq!(problem.detail, "Application is COMPLETED and cannot become CANCELLED.");
+        assert_eq!(
+            problem.detail,
+            "Application is COMPLETED and cannot become CANCELLED."
+        );
     }
 }

@@ -7,11 +7,17 @@ use zayavki_common::problem::{FieldError, Problem};
 
 use super::problem_mapping;
 use crate::{
-    domain::{ApplicationStatus, list_filter::MAX_PAGE_SIZE},
+    domain::{ApplicationStatus, AppliedRange, list_filter::MAX_PAGE_SIZE},
     service::{ListQuery, SearchQuery},
 };
 
-const LIST_PARAMETERS: [&str; 5] = ["appliedFrom", "appliedTo", "status", "pageSize", "pageToken"];
+const LIST_PARAMETERS: [&str; 5] = [
+    "appliedFrom",
+    "appliedTo",
+    "status",
+    "pageSize",
+    "pageToken",
+];
 
 /// The query of `GET /applications`.
 #[derive(Debug)]
@@ -48,7 +54,9 @@ impl<S: Send + Sync> FromRequestParts<S> for SearchParams {
             }
         };
         let filters = reader.list_query();
-        reader.finish().map(|()| Self(SearchQuery { text, filters }))
+        reader
+            .finish()
+            .map(|()| Self(SearchQuery { text, filters }))
     }
 }
 
@@ -60,9 +68,12 @@ struct Reader {
 
 impl Reader {
     fn new(raw: Option<&str>, known: &[&str]) -> Self {
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .map(|(name, value)| (name.into_owned(), value.into_owned()))
-            .collect();
+        let pairs: Vec<(String, String)> =
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                // Stray separators (`?&pageSize=5&`) carry nothing.
+                .filter(|(name, value)| !(name.is_empty() && value.is_empty()))
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect();
         let mut reader = Self {
             pairs,
             errors: Vec::new(),
@@ -132,9 +143,18 @@ impl Reader {
     }
 
     fn list_query(&mut self) -> ListQuery {
+        let applied_from = self.single_exact("appliedFrom");
+        let applied_to = self.single_exact("appliedTo");
+        // The domain checks the dates again; checking them here too names them in the same
+        // answer as any other wrong parameter.
+        if let Err(violations) = AppliedRange::parse(applied_from.as_deref(), applied_to.as_deref())
+        {
+            self.errors
+                .extend(violations.iter().map(problem_mapping::field_error));
+        }
         ListQuery {
-            applied_from: self.single_exact("appliedFrom"),
-            applied_to: self.single_exact("appliedTo"),
+            applied_from,
+            applied_to,
             statuses: self.statuses(),
             page_size: self.page_size(),
             page_token: self.single_exact("pageToken"),
@@ -230,7 +250,10 @@ mod tests {
             .iter()
             .map(|error| error.split(':').next().unwrap_or_default())
             .collect();
-        assert_eq!(fields, ["sort", "appliedFrom", "status", "pageSize", "pageToken"]);
+        assert_eq!(
+            fields,
+            ["sort", "appliedFrom", "status", "pageSize", "pageToken"]
+        );
     }
 
     #[test]

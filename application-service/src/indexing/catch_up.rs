@@ -42,9 +42,10 @@ impl From<ChangedRow> for ApplicationDocument {
 pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usize> {
     let start = index.watermark().unwrap_or(0);
     // Every transaction below this one has finished: its rows are final and visible.
-    let horizon: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        .fetch_one(pool)
-        .await?;
+    let horizon: i64 =
+        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(pool)
+            .await?;
     let horizon = u64::try_from(horizon)?;
     if horizon <= start {
         return Ok(0);
@@ -69,7 +70,8 @@ pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usiz
         let last_chunk = (rows.len() as i64) < CHUNK_ROWS;
         after = rows.last().map(|row| (row.change_xid, row.id)).or(after);
         indexed += rows.len();
-        let documents: Vec<ApplicationDocument> = rows.into_iter().map(ApplicationDocument::from).collect();
+        let documents: Vec<ApplicationDocument> =
+            rows.into_iter().map(ApplicationDocument::from).collect();
         // Mid-way, rows of the last transaction seen may continue in the next chunk, so only
         // the start of that transaction is safe to record; at the end, the horizon is.
         let watermark = if last_chunk {

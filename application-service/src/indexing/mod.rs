@@ -25,7 +25,12 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// Catches the index up after each notified write, on a timer, and once at start.
-pub async fn run_sync(pool: PgPool, index: SearchIndex, changes: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn run_sync(
+    pool: PgPool,
+    index: SearchIndex,
+    changes: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     loop {
         match catch_up(&pool, &index).await {
             Ok(0) => {}
@@ -56,14 +61,18 @@ pub async fn reindex(pool: &PgPool, directory: &Path) -> anyhow::Result<u64> {
     let cleared = index.clone();
     tokio::task::spawn_blocking(move || cleared.clear()).await??;
     // The first transaction id not yet assigned when the rebuild began.
-    let target: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
-        .fetch_one(pool)
-        .await?;
+    let target: i64 =
+        sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            .fetch_one(pool)
+            .await?;
     let target = u64::try_from(target)?;
     let started = std::time::Instant::now();
     loop {
         catch_up(pool, &index).await?;
-        if index.watermark().is_some_and(|watermark| watermark >= target) {
+        if index
+            .watermark()
+            .is_some_and(|watermark| watermark >= target)
+        {
             return Ok(index.document_count());
         }
         anyhow::ensure!(

@@ -12,8 +12,9 @@ pub fn open_or_rebuild(directory: &Path) -> anyhow::Result<SearchIndex> {
         Ok(index) => Ok(index),
         Err(IndexOpenError::Corrupt { reason, .. }) => {
             tracing::warn!(path = %directory.display(), %reason, "search index is damaged, rebuilding it from PostgreSQL");
-            std::fs::remove_dir_all(directory)
-                .with_context(|| format!("cannot remove the damaged index at {}", directory.display()))?;
+            std::fs::remove_dir_all(directory).with_context(|| {
+                format!("cannot remove the damaged index at {}", directory.display())
+            })?;
             SearchIndex::open_or_create(directory).map_err(anyhow::Error::from)
         }
         Err(error) => Err(error.into()),

@@ -22,6 +22,7 @@ impl Applications {
         id: &str,
         reason: Option<&str>,
     ) -> Result<Application, ApplicationError> {
+        super::query::require_role(caller)?;
         let id = parse_id(id).map_err(|why| ApplicationError::invalid("id", why))?;
         let reason = parse_multi_line(reason, REASON_MAX_CHARS)
             .map_err(|why| ApplicationError::invalid("reason", why))?;

@@ -40,6 +40,7 @@ pub(super) struct ParsedList {
 impl Applications {
     #[tracing::instrument(skip(self), fields(caller = %caller.subject))]
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Application, ApplicationError> {
+        require_role(caller)?;
         let id = parse_id(id).map_err(|reason| ApplicationError::invalid("id", reason))?;
         let mut connection = self.pool.acquire().await.map_err(storage_error)?;
         match storage::applications::find(&mut connection, id)
@@ -57,6 +58,7 @@ impl Applications {
         caller: &Caller,
         query: ListQuery,
     ) -> Result<Page<Application>, ApplicationError> {
+        require_role(caller)?;
         let parsed = parse_list(caller, &query, &[])?;
         let limit = parsed.page_size.0;
         let mut connection = self.pool.acquire().await.map_err(storage_error)?;
@@ -87,6 +89,14 @@ impl Applications {
             items: rows,
             next_page_token,
         })
+    }
+}
+
+pub(super) fn require_role(caller: &Caller) -> Result<(), ApplicationError> {
+    if caller.has_any_role() {
+        Ok(())
+    } else {
+        Err(ApplicationError::no_role())
     }
 }
 
@@ -127,7 +137,7 @@ pub(super) fn parse_list(
         &range_parts[0],
         &range_parts[1],
     ];
-    parts.push(&"|");
+    parts.push("|");
     parts.extend(status_names.iter().copied());
     parts.push("|");
     parts.extend(extra.iter().copied());

@@ -2,7 +2,11 @@
 
 use zayavki_search::{SearchError, SearchRequest};
 
-use super::{Applications, ListQuery, Page, query::parse_list, storage_error};
+use super::{
+    Applications, ListQuery, Page,
+    query::{parse_list, require_role},
+    storage_error,
+};
 use crate::{
     domain::{Application, ApplicationError, Caller, FieldViolation},
     storage,
@@ -29,11 +33,23 @@ impl Applications {
     /// Ranked hits among the applications the caller may see, read back from PostgreSQL so
     /// every hit shows the application as it is now.
     #[tracing::instrument(skip(self), fields(caller = %caller.subject))]
-    pub async fn search(&self, caller: &Caller, query: SearchQuery) -> Result<Page<SearchResult>, ApplicationError> {
+    pub async fn search(
+        &self,
+        caller: &Caller,
+        query: SearchQuery,
+    ) -> Result<Page<SearchResult>, ApplicationError> {
+        require_role(caller)?;
         if query.text.trim().is_empty() {
-            return Err(ApplicationError::invalid("q", "must contain at least one word"));
+            return Err(ApplicationError::invalid(
+                "q",
+                "must contain at least one word",
+            ));
         }
-        let page_token = query.filters.page_token.clone().filter(|token| !token.is_empty());
+        let page_token = query
+            .filters
+            .page_token
+            .clone()
+            .filter(|token| !token.is_empty());
         let filters = ListQuery {
             page_token: None,
             ..query.filters
@@ -41,7 +57,12 @@ impl Applications {
         let parsed = parse_list(caller, &filters, &[])?;
         let request = SearchRequest {
             query: query.text,
-            statuses: parsed.filter.statuses.iter().map(|status| status.as_str().to_owned()).collect(),
+            statuses: parsed
+                .filter
+                .statuses
+                .iter()
+                .map(|status| status.as_str().to_owned())
+                .collect(),
             applied_from: parsed.filter.applied.from,
             applied_before: parsed.filter.applied.before,
             applicant: caller.visible_applicant().map(str::to_owned),
@@ -59,18 +80,22 @@ impl Applications {
         let applications = storage::applications::find_all(&mut connection, &ids)
             .await
             .map_err(storage_error)?;
-        let mut by_id: std::collections::HashMap<_, _> =
-            applications.into_iter().map(|application| (application.id, application)).collect();
+        let mut by_id: std::collections::HashMap<_, _> = applications
+            .into_iter()
+            .map(|application| (application.id, application))
+            .collect();
         let items = page
             .hits
             .into_iter()
             .filter_map(|hit| {
                 let application = by_id.remove(&hit.id)?;
-                caller.may_see(&application.applicant).then_some(SearchResult {
-                    application,
-                    score: hit.score,
-                    snippet: hit.snippet,
-                })
+                caller
+                    .may_see(&application.applicant)
+                    .then_some(SearchResult {
+                        application,
+                        score: hit.score,
+                        snippet: hit.snippet,
+                    })
             })
             .collect();
         Ok(Page {
@@ -86,10 +111,16 @@ fn search_error(error: SearchError) -> ApplicationError {
         SearchError::InvalidPageToken(reason) => {
             ApplicationError::Validation(vec![FieldViolation::new("page_token", reason)])
         }
-        SearchError::InvalidPageSize(size) => ApplicationError::Validation(vec![FieldViolation::new(
-            "page_size",
-            format!("must be between 1 and 1000 (got {size})"),
-        )]),
-        other => ApplicationError::Validation(vec![FieldViolation::new("q", other.to_string())]),
+        SearchError::InvalidPageSize(size) => {
+            ApplicationError::Validation(vec![FieldViolation::new(
+                "page_size",
+                format!("must be between 1 and 1000 (got {size})"),
+            )])
+        }
+        SearchError::InvalidQuery(reason) => {
+            // The index names the parameter itself ("q must …"); the violation already does.
+            let reason = reason.strip_prefix("q ").unwrap_or(&reason).to_owned();
+            ApplicationError::Validation(vec![FieldViolation::new("q", reason)])
+        }
     }
 }

@@ -158,3 +158,13 @@ async fn shutdown_finishes_promptly() {
         .await
         .expect("stops within the grace period");
 }
+
+#[tokio::test]
+async fn production_refuses_to_start_without_a_key() {
+    let database = zayavki_testkit::TestDatabase::fresh();
+    let mut settings = application_service::config::Settings::for_database(database.url());
+    settings.identity = zayavki_identity::IdentityConfig::default().in_production(true);
+    let refused = application_service::startup::Application::build(settings).await;
+    let error = refused.err().expect("no key in production is refused");
+    assert!(format!("{error:#}").contains("JWT"), "{error:#}");
+}

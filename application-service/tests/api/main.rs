@@ -2,6 +2,7 @@
 //! fresh PostgreSQL database and talks to it through real clients.
 
 mod auth_grpc;
+mod auth_rest;
 mod batch_create;
 mod cancel;
 mod create;
@@ -10,6 +11,13 @@ mod grpc_surface;
 mod grpcurl;
 mod helpers;
 mod lifecycle;
-mod throttle_grpc;
 mod list;
+mod rest_batch;
+mod rest_cancel;
+mod rest_create;
+mod rest_helpers;
+mod rest_read;
+mod rest_search;
+mod rest_surface;
 mod search;
+mod throttle_grpc;

@@ -11,7 +11,9 @@ use zayavki_common::database::DatabaseSettings;
 use zayavki_proto::applications::v1 as pb;
 use zayavki_testkit::TestDatabase;
 
-use crate::helpers::{ApplicationsClient, TestApp, assert_code, item, spawn_app, spawn_app_with, violated_fields};
+use crate::helpers::{
+    ApplicationsClient, TestApp, assert_code, item, spawn_app, spawn_app_with, violated_fields,
+};
 
 fn search(q: &str) -> pb::SearchApplicationsRequest {
     pb::SearchApplicationsRequest {
@@ -20,7 +22,12 @@ fn search(q: &str) -> pb::SearchApplicationsRequest {
     }
 }
 
-async fn file(client: &mut ApplicationsClient, title: &str, description: Option<&str>, items: &[&str]) -> pb::Application {
+async fn file(
+    client: &mut ApplicationsClient,
+    title: &str,
+    description: Option<&str>,
+    items: &[&str],
+) -> pb::Application {
     client
         .create_application(pb::CreateApplicationRequest {
             request_id: String::new(),
@@ -35,7 +42,10 @@ async fn file(client: &mut ApplicationsClient, title: &str, description: Option<
         .into_inner()
 }
 
-async fn titles_found(client: &mut ApplicationsClient, request: pb::SearchApplicationsRequest) -> Vec<String> {
+async fn titles_found(
+    client: &mut ApplicationsClient,
+    request: pb::SearchApplicationsRequest,
+) -> Vec<String> {
     client
         .search_applications(request)
         .await
@@ -48,14 +58,29 @@ async fn titles_found(client: &mut ApplicationsClient, request: pb::SearchApplic
 }
 
 /// Polls until `request` finds exactly `expected` hits; returns how long it took.
-async fn wait_for_hits(client: &mut ApplicationsClient, request: pb::SearchApplicationsRequest, expected: usize, limit: Duration) -> Duration {
+async fn wait_for_hits(
+    client: &mut ApplicationsClient,
+    request: pb::SearchApplicationsRequest,
+    expected: usize,
+    limit: Duration,
+) -> Duration {
     let started = Instant::now();
     loop {
-        let found = client.search_applications(request.clone()).await.expect("search").into_inner().hits.len();
+        let found = client
+            .search_applications(request.clone())
+            .await
+            .expect("search")
+            .into_inner()
+            .hits
+            .len();
         if found == expected {
             return started.elapsed();
         }
-        assert!(started.elapsed() < limit, "expected {expected} hits for {:?}, found {found} after {limit:?}", request.q);
+        assert!(
+            started.elapsed() < limit,
+            "expected {expected} hits for {:?}, found {found} after {limit:?}",
+            request.q
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -67,18 +92,50 @@ async fn russian_and_english_word_forms_find_each_other() {
     file(&mut alice, "Ложки чайные для столовой", None, &[]).await;
     file(&mut alice, "Купить ложку", None, &[]).await;
     file(&mut alice, "Размешивать Ложкой", None, &[]).await;
-    file(&mut alice, "Teaspoons for the kitchen", None, &["spoon rack"]).await;
+    file(
+        &mut alice,
+        "Teaspoons for the kitchen",
+        None,
+        &["spoon rack"],
+    )
+    .await;
     file(&mut alice, "Ёлка новогодняя", None, &[]).await;
-    file(&mut alice, "Бумага офисная", Some("Пачки бумаги А4"), &["Скрепки"]).await;
+    file(
+        &mut alice,
+        "Бумага офисная",
+        Some("Пачки бумаги А4"),
+        &["Скрепки"],
+    )
+    .await;
     wait_for_hits(&mut alice, search("бумага"), 1, Duration::from_secs(3)).await;
 
     let mut ложка = titles_found(&mut alice, search("ложка")).await;
     ложка.sort();
-    assert_eq!(ложка, ["Купить ложку", "Ложки чайные для столовой", "Размешивать Ложкой"]);
-    assert_eq!(titles_found(&mut alice, search("spoons")).await, ["Teaspoons for the kitchen"]);
-    assert_eq!(titles_found(&mut alice, search("елка")).await, ["Ёлка новогодняя"]);
-    assert_eq!(titles_found(&mut alice, search("СКРЕПКА")).await, ["Бумага офисная"]);
-    assert_eq!(titles_found(&mut alice, search("alice")).await.len(), 6, "the applicant is searchable");
+    assert_eq!(
+        ложка,
+        [
+            "Купить ложку",
+            "Ложки чайные для столовой",
+            "Размешивать Ложкой"
+        ]
+    );
+    assert_eq!(
+        titles_found(&mut alice, search("spoons")).await,
+        ["Teaspoons for the kitchen"]
+    );
+    assert_eq!(
+        titles_found(&mut alice, search("елка")).await,
+        ["Ёлка новогодняя"]
+    );
+    assert_eq!(
+        titles_found(&mut alice, search("СКРЕПКА")).await,
+        ["Бумага офисная"]
+    );
+    assert_eq!(
+        titles_found(&mut alice, search("alice")).await.len(),
+        6,
+        "the applicant is searchable"
+    );
 }
 
 #[tokio::test]
@@ -92,8 +149,15 @@ async fn phrases_prefixes_and_and_semantics() {
 
     let mut both = titles_found(&mut alice, search("чайные ложки")).await;
     both.sort();
-    assert_eq!(both, ["ложки и чайные чашки", "чайные ложки"], "words are ANDed");
-    assert_eq!(titles_found(&mut alice, search("\"чайные ложки\"")).await, ["чайные ложки"]);
+    assert_eq!(
+        both,
+        ["ложки и чайные чашки", "чайные ложки"],
+        "words are ANDed"
+    );
+    assert_eq!(
+        titles_found(&mut alice, search("\"чайные ложки\"")).await,
+        ["чайные ложки"]
+    );
     let mut prefixed = titles_found(&mut alice, search("стол*")).await;
     prefixed.sort();
     assert_eq!(prefixed, ["столовые ложки"]);
@@ -103,16 +167,42 @@ async fn phrases_prefixes_and_and_semantics() {
 async fn title_matches_rank_above_description_matches_and_carry_snippets() {
     let app = spawn_app().await;
     let mut alice = app.applicant("alice");
-    file(&mut alice, "Заказ канцелярии", Some("Нужны маркеры <script>alert(1)</script> для доски"), &[]).await;
+    file(
+        &mut alice,
+        "Заказ канцелярии",
+        Some("Нужны маркеры <script>alert(1)</script> для доски"),
+        &[],
+    )
+    .await;
     file(&mut alice, "Маркеры для доски", None, &[]).await;
     wait_for_hits(&mut alice, search("маркеры"), 2, Duration::from_secs(3)).await;
 
-    let hits = alice.search_applications(search("маркеры")).await.expect("search").into_inner().hits;
-    assert_eq!(hits[0].application.as_ref().expect("app").title, "Маркеры для доски");
+    let hits = alice
+        .search_applications(search("маркеры"))
+        .await
+        .expect("search")
+        .into_inner()
+        .hits;
+    assert_eq!(
+        hits[0].application.as_ref().expect("app").title,
+        "Маркеры для доски"
+    );
     assert!(hits[0].score > hits[1].score);
-    assert!(hits[0].snippet.contains("<b>Маркеры</b>"), "{}", hits[0].snippet);
-    assert!(hits[1].snippet.contains("<b>маркеры</b>"), "{}", hits[1].snippet);
-    assert!(!hits[1].snippet.contains("<script>"), "snippets are escaped: {}", hits[1].snippet);
+    assert!(
+        hits[0].snippet.contains("<b>Маркеры</b>"),
+        "{}",
+        hits[0].snippet
+    );
+    assert!(
+        hits[1].snippet.contains("<b>маркеры</b>"),
+        "{}",
+        hits[1].snippet
+    );
+    assert!(
+        !hits[1].snippet.contains("<script>"),
+        "snippets are escaped: {}",
+        hits[1].snippet
+    );
 }
 
 #[tokio::test]
@@ -146,7 +236,13 @@ async fn search_combines_with_filters_and_paginates_without_repeats() {
         status: vec![pb::ApplicationStatus::Cancelled as i32],
         ..search("стул")
     };
-    wait_for_hits(&mut alice, only_cancelled.clone(), 1, Duration::from_secs(3)).await;
+    wait_for_hits(
+        &mut alice,
+        only_cancelled.clone(),
+        1,
+        Duration::from_secs(3),
+    )
+    .await;
 
     let mut seen = HashSet::new();
     let mut request = pb::SearchApplicationsRequest {
@@ -156,10 +252,17 @@ async fn search_combines_with_filters_and_paginates_without_repeats() {
     };
     let mut pages = 0;
     loop {
-        let page = alice.search_applications(request.clone()).await.expect("page").into_inner();
+        let page = alice
+            .search_applications(request.clone())
+            .await
+            .expect("page")
+            .into_inner();
         pages += 1;
         for hit in page.hits {
-            assert!(seen.insert(hit.application.expect("app").id), "a hit repeated");
+            assert!(
+                seen.insert(hit.application.expect("app").id),
+                "a hit repeated"
+            );
         }
         if page.next_page_token.is_empty() {
             break;
@@ -183,7 +286,11 @@ async fn applicants_find_only_their_own_applications() {
     file(&mut app.applicant("alice"), "Секретный проектор", None, &[]).await;
     let mut olga = app.operator("olga");
     wait_for_hits(&mut olga, search("проектор"), 1, Duration::from_secs(3)).await;
-    assert!(titles_found(&mut app.applicant("bob"), search("проектор")).await.is_empty());
+    assert!(
+        titles_found(&mut app.applicant("bob"), search("проектор"))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -193,8 +300,24 @@ async fn hostile_queries_are_searched_leniently_or_refused_clearly() {
     file(&mut alice, "Обычная заявка", None, &[]).await;
     let long = "ложка ".repeat(2000);
     let hostile = [
-        "\"unbalanced", "a:b", "(", ")", "-", " - ", "title:ложка", "AND OR NOT", "*", "**", "\u{0}",
-        "\u{7}\u{1b}[31m", "🙂", "ложка\"", "'; DROP TABLE applications; --", long.as_str(), "\"\"", "+-&&||!(){}[]^~?:\\/",
+        "\"unbalanced",
+        "a:b",
+        "(",
+        ")",
+        "-",
+        " - ",
+        "title:ложка",
+        "AND OR NOT",
+        "*",
+        "**",
+        "\u{0}",
+        "\u{7}\u{1b}[31m",
+        "🙂",
+        "ложка\"",
+        "'; DROP TABLE applications; --",
+        long.as_str(),
+        "\"\"",
+        "+-&&||!(){}[]^~?:\\/",
     ];
     for q in hostile {
         match alice.search_applications(search(q)).await {
@@ -207,7 +330,10 @@ async fn hostile_queries_are_searched_leniently_or_refused_clearly() {
         }
     }
     for empty in ["", "   "] {
-        let status = alice.search_applications(search(empty)).await.expect_err("empty q");
+        let status = alice
+            .search_applications(search(empty))
+            .await
+            .expect_err("empty q");
         assert_code(&status, Code::InvalidArgument);
         assert_eq!(violated_fields(&status), ["q"]);
     }
@@ -228,7 +354,13 @@ async fn writes_are_searchable_within_a_second() {
     for round in 0..5 {
         let title = format!("Свежая заявка номер{round}");
         let created = file(&mut alice, &title, None, &[]).await;
-        let took = wait_for_hits(&mut alice, search(&format!("номер{round}")), 1, Duration::from_secs(1)).await;
+        let took = wait_for_hits(
+            &mut alice,
+            search(&format!("номер{round}")),
+            1,
+            Duration::from_secs(1),
+        )
+        .await;
         assert!(took < Duration::from_secs(1), "{took:?}");
 
         alice
@@ -284,29 +416,59 @@ async fn the_index_catches_up_after_downtime_and_rebuilds_when_deleted_or_corrup
     let first = spawn_on(&database, index_dir.path()).await;
     let mut olga = first.operator("olga");
     file(&mut first.applicant("alice"), "Принтер лазерный", None, &[]).await;
-    file(&mut first.applicant("alice"), "Картридж для принтера", None, &[]).await;
+    file(
+        &mut first.applicant("alice"),
+        "Картридж для принтера",
+        None,
+        &[],
+    )
+    .await;
     wait_for_hits(&mut olga, everything(), 2, Duration::from_secs(3)).await;
     first.stop().await;
 
     // Rows filed while the first replica was down, through another one with its own index.
     let other = spawn_on(&database, other_dir.path()).await;
     for index in 0..3 {
-        file(&mut other.applicant("bob"), &format!("Принтер цветной {index}"), None, &[]).await;
+        file(
+            &mut other.applicant("bob"),
+            &format!("Принтер цветной {index}"),
+            None,
+            &[],
+        )
+        .await;
     }
     other.stop().await;
 
     let restarted = spawn_on(&database, index_dir.path()).await;
-    wait_for_hits(&mut restarted.operator("olga"), everything(), 5, Duration::from_secs(5)).await;
+    wait_for_hits(
+        &mut restarted.operator("olga"),
+        everything(),
+        5,
+        Duration::from_secs(5),
+    )
+    .await;
     restarted.stop().await;
 
     std::fs::remove_dir_all(index_dir.path()).expect("index deleted");
     let rebuilt = spawn_on(&database, index_dir.path()).await;
-    wait_for_hits(&mut rebuilt.operator("olga"), everything(), 5, Duration::from_secs(5)).await;
+    wait_for_hits(
+        &mut rebuilt.operator("olga"),
+        everything(),
+        5,
+        Duration::from_secs(5),
+    )
+    .await;
     rebuilt.stop().await;
 
     std::fs::write(index_dir.path().join("meta.json"), b"{ not json").expect("corrupted");
     let recovered = spawn_on(&database, index_dir.path()).await;
-    wait_for_hits(&mut recovered.operator("olga"), everything(), 5, Duration::from_secs(5)).await;
+    wait_for_hits(
+        &mut recovered.operator("olga"),
+        everything(),
+        5,
+        Duration::from_secs(5),
+    )
+    .await;
     recovered.stop().await;
 }
 

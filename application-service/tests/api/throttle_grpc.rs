@@ -31,16 +31,29 @@ async fn calls_beyond_the_burst_are_refused_until_the_bucket_refills() {
         assert_code(&status, Code::NotFound);
         let _ = call;
     }
-    let throttled = alice.get_application(get(&id)).await.expect_err("throttled");
+    let throttled = alice
+        .get_application(get(&id))
+        .await
+        .expect_err("throttled");
     assert_code(&throttled, Code::ResourceExhausted);
-    assert!(throttled.metadata().get("retry-after").is_some(), "{throttled:?}");
+    assert!(
+        throttled.metadata().get("retry-after").is_some(),
+        "{throttled:?}"
+    );
 
     // Another user has a bucket of their own.
-    let status = app.applicant("bob").get_application(get(&id)).await.expect_err("missing");
+    let status = app
+        .applicant("bob")
+        .get_application(get(&id))
+        .await
+        .expect_err("missing");
     assert_code(&status, Code::NotFound);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let status = alice.get_application(get(&id)).await.expect_err("missing again");
+    let status = alice
+        .get_application(get(&id))
+        .await
+        .expect_err("missing again");
     assert_code(&status, Code::NotFound);
 }
 
@@ -60,10 +73,19 @@ async fn a_batch_counts_every_item() {
         applications: (0..size).map(|index| draft(&format!("{index}"))).collect(),
     };
 
-    let too_big = alice.batch_create_applications(batch(6)).await.expect_err("over the burst");
+    let too_big = alice
+        .batch_create_applications(batch(6))
+        .await
+        .expect_err("over the burst");
     assert_code(&too_big, Code::ResourceExhausted);
 
-    alice.batch_create_applications(batch(4)).await.expect("four of five units");
-    let status = alice.batch_create_applications(batch(2)).await.expect_err("one unit left");
+    alice
+        .batch_create_applications(batch(4))
+        .await
+        .expect("four of five units");
+    let status = alice
+        .batch_create_applications(batch(2))
+        .await
+        .expect_err("one unit left");
     assert_code(&status, Code::ResourceExhausted);
 }

@@ -1,6 +1,6 @@
 //! Measures search latency on generated applications.
 //!
-//! `cargo run --release -p zayavki-search --example search_latency -- [documents] [rounds]`
+//! `cargo run --release -p zayavki-search --example search_latency -- [documents] [rounds] [page size]`
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ const QUERIES: &[&str] = &[
     "ложки",
     "бумага а4",
     "картридж hp",
-    "\"чайная ложка\"",
+    "\"ложка чайная\"",
     "монитор*",
     "лож*",
     "stirring spoons",
@@ -26,8 +26,11 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 
 fn main() -> anyhow::Result<()> {
     let mut arguments = std::env::args().skip(1);
-    let documents: usize = arguments.next().map_or(Ok(100_000), |value| value.parse())?;
+    let documents: usize = arguments
+        .next()
+        .map_or(Ok(100_000), |value| value.parse())?;
     let rounds: usize = arguments.next().map_or(Ok(200), |value| value.parse())?;
+    let page_size: usize = arguments.next().map_or(Ok(20), |value| value.parse())?;
 
     let index = SearchIndex::create_in_ram()?;
     let started = Instant::now();
@@ -49,9 +52,8 @@ fn main() -> anyhow::Result<()> {
     let mut all = Vec::new();
     for query in QUERIES {
         let request = SearchRequest {
-            query: (*query).to_string(),
-            page_size: 20,
-            ..SearchRequest::default()
+            page_size,
+            ..SearchRequest::new(*query)
         };
         let mut timings = Vec::with_capacity(rounds);
         let mut hits = 0;

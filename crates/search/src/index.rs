@@ -99,7 +99,7 @@ fn index_builder(schema: Schema) -> tantivy::IndexBuilder {
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating the directory and an empty index when needed.
-    #[tracing::instrument(fields(dir = %dir.display()))]
+    #[tracing::instrument(skip_all, fields(dir = %dir.display()))]
     pub fn open_or_create(dir: &Path) -> Result<SearchIndex, IndexOpenError> {
         let path = dir.to_path_buf();
         std::fs::create_dir_all(dir).map_err(|source| IndexOpenError::Io {
@@ -151,7 +151,10 @@ impl SearchIndex {
         let writer = index.writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)?;
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            // Commits reload the reader themselves, so their documents are visible as soon as
+            // `upsert` returns; the watcher also picks up merges finished in the background,
+            // which keeps the number of segments a search walks small.
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
         Ok(SearchIndex {
             inner: Arc::new(Inner {
@@ -168,7 +171,7 @@ impl SearchIndex {
     /// The commit records `watermark` (a `None` keeps the previous one). When this returns,
     /// the documents are durable and visible to searches. If a batch holds the same id twice,
     /// the later document wins.
-    #[tracing::instrument(skip_all, fields(documents = documents.len(), watermark))]
+    #[tracing::instrument(skip_all, fields(documents = documents.len(), ?watermark))]
     pub fn upsert(
         &self,
         documents: Vec<ApplicationDocument>,
@@ -190,7 +193,7 @@ impl SearchIndex {
 
     /// Removes the documents with these ids (unknown ids are ignored) and commits, like
     /// [`upsert`](Self::upsert).
-    #[tracing::instrument(skip_all, fields(ids = ids.len(), watermark))]
+    #[tracing::instrument(skip_all, fields(ids = ids.len(), ?watermark))]
     pub fn delete(&self, ids: &[Uuid], watermark: Option<u64>) -> anyhow::Result<()> {
         let mut writer = self.lock_writer();
         let watermark = watermark.or_else(|| self.watermark());

@@ -46,5 +46,7 @@ mod snippet;
 pub use document::{ApplicationDocument, STATUSES};
 pub use index::{IndexOpenError, SearchIndex};
 pub use query_language::{MAX_QUERY_CHARS, MAX_QUERY_TERMS, MIN_PREFIX_CHARS};
-pub use request::{MAX_PAGE_SIZE, SearchError, SearchHit, SearchPage, SearchRequest};
+pub use request::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SearchError, SearchHit, SearchPage, SearchRequest,
+};
 pub use snippet::SNIPPET_MAX_CHARS;

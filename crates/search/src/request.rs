@@ -7,6 +7,8 @@ use crate::query_language::QueryError;
 
 /// Largest page a search may ask for.
 pub const MAX_PAGE_SIZE: usize = 1000;
+/// Page size of [`SearchRequest::new`].
+pub const DEFAULT_PAGE_SIZE: usize = 20;
 
 /// A full-text search with optional filters; every condition must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +27,17 @@ pub struct SearchRequest {
     pub page_size: usize,
     /// The `next_page_token` of the previous page of the same request, if any.
     pub page_token: Option<String>,
+}
+
+impl SearchRequest {
+    /// The first page of `query`, unfiltered, [`DEFAULT_PAGE_SIZE`] hits long.
+    pub fn new(query: impl Into<String>) -> SearchRequest {
+        SearchRequest {
+            query: query.into(),
+            page_size: DEFAULT_PAGE_SIZE,
+            ..SearchRequest::default()
+        }
+    }
 }
 
 /// One page of hits, best first.

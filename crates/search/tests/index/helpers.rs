@@ -34,9 +34,8 @@ pub fn index_with(documents: Vec<ApplicationDocument>) -> SearchIndex {
 
 pub fn request(query: &str) -> SearchRequest {
     SearchRequest {
-        query: query.to_string(),
         page_size: 100,
-        ..SearchRequest::default()
+        ..SearchRequest::new(query)
     }
 }
 
