@@ -4,12 +4,11 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use http::{HeaderName, HeaderValue, Method};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::CorsLayer;
 use zayavki_common::{
     database::{ensure_database_exists, is_reachable, lazy_pool},
     shutdown::{CancellationToken, finish_within},
@@ -226,35 +225,22 @@ async fn run_background(
 
 /// CORS for browsers: gRPC-Web needs its status headers exposed.
 fn cors_layer(origins: &[String]) -> anyhow::Result<CorsLayer> {
-    let origins = origins
-        .iter()
-        .map(|origin| {
-            HeaderValue::from_str(origin).with_context(|| format!("CORS origin {origin:?}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
-        .allow_headers(
-            [
-                "content-type",
-                "authorization",
-                "x-grpc-web",
-                "x-user-agent",
-                "grpc-timeout",
-                "idempotency-key",
-            ]
-            .map(HeaderName::from_static),
-        )
-        .expose_headers(
-            [
-                "grpc-status",
-                "grpc-message",
-                "grpc-status-details-bin",
-                "location",
-                "retry-after",
-            ]
-            .map(HeaderName::from_static),
-        )
-        .max_age(Duration::from_secs(600)))
+    zayavki_common::cors::cors_layer(
+        origins,
+        &[
+            "content-type",
+            "authorization",
+            "x-grpc-web",
+            "x-user-agent",
+            "grpc-timeout",
+            "idempotency-key",
+        ],
+        &[
+            "grpc-status",
+            "grpc-message",
+            "grpc-status-details-bin",
+            "location",
+            "retry-after",
+        ],
+    )
 }

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use zayavki_identity::Role;
 
 #[derive(Debug, Parser)]
-#[command(name = "zayavki", version, about = "Applications (заявки): run the services, mint tokens")]
+#[command(
+    name = "zayavki",
+    version,
+    about = "Applications (заявки): run the services, mint tokens"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -17,7 +17,8 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init("info,sqlx=warn");
             let settings = application_service::config::Settings::from_env()?;
             let pool = zayavki_common::database::lazy_pool(&settings.database)?;
-            let documents = application_service::indexing::reindex(&pool, &settings.search_index_dir).await?;
+            let documents =
+                application_service::indexing::reindex(&pool, &settings.search_index_dir).await?;
             println!(
                 "search index rebuilt: {documents} applications at {}",
                 settings.search_index_dir.display()
@@ -33,7 +34,12 @@ async fn main() -> anyhow::Result<()> {
             let identity = IdentityConfig::from_env()?;
             let minter = TokenMinter::new(&identity)
                 .context("minting needs JWT_SECRET or JWT_PRIVATE_KEY_FILE")?;
-            let token = minter.mint(&sub, name.as_deref(), &roles, Command::token_lifetime(ttl_hours))?;
+            let token = minter.mint(
+                &sub,
+                name.as_deref(),
+                &roles,
+                Command::token_lifetime(ttl_hours),
+            )?;
             println!("{token}");
             Ok(())
         }
@@ -58,5 +64,7 @@ async fn start() -> anyhow::Result<()> {
         )?;
         println!("{}", quickstart.render());
     }
-    system.run_until_stopped(shutdown::token_cancelled_on_signal()).await
+    system
+        .run_until_stopped(shutdown::token_cancelled_on_signal())
+        .await
 }

@@ -16,8 +16,18 @@ pub struct Quickstart {
 
 impl Quickstart {
     pub fn new(minter: &TokenMinter, grpc: SocketAddr, http: SocketAddr) -> anyhow::Result<Self> {
-        let applicant_token = minter.mint("alice", Some("Алиса"), &[Role::Applicant], QUICKSTART_TOKEN_LIFETIME)?;
-        let operator_token = minter.mint("olga", Some("Ольга"), &[Role::Operator], QUICKSTART_TOKEN_LIFETIME)?;
+        let applicant_token = minter.mint(
+            "alice",
+            Some("Алиса"),
+            &[Role::Applicant],
+            QUICKSTART_TOKEN_LIFETIME,
+        )?;
+        let operator_token = minter.mint(
+            "olga",
+            Some("Ольга"),
+            &[Role::Operator],
+            QUICKSTART_TOKEN_LIFETIME,
+        )?;
         let create_body = r#"{"title":"Ложки чайные для столовой","items":[{"name":"Ложка чайная","quantity":12,"unitPrice":"35.50"}]}"#;
         let examples = vec![
             format!(
@@ -29,7 +39,9 @@ impl Quickstart {
             format!(
                 "curl -sf -X POST -H 'Authorization: Bearer {applicant_token}' -H 'Content-Type: application/json' -d '{create_body}' http://{http}/applications"
             ),
-            format!("curl -sf -H 'Authorization: Bearer {operator_token}' 'http://{http}/applications?pageSize=10'"),
+            format!(
+                "curl -sf -H 'Authorization: Bearer {operator_token}' 'http://{http}/applications?pageSize=10'"
+            ),
         ];
         Ok(Self {
             applicant_token,
@@ -42,8 +54,14 @@ impl Quickstart {
     pub fn render(&self) -> String {
         let mut text = String::new();
         text.push_str("\nNo JWT key configured: generated one for this run.\n");
-        text.push_str(&format!("\napplicant token (alice):\n  {}\n", self.applicant_token));
-        text.push_str(&format!("operator token (olga):\n  {}\n", self.operator_token));
+        text.push_str(&format!(
+            "\napplicant token (alice):\n  {}\n",
+            self.applicant_token
+        ));
+        text.push_str(&format!(
+            "operator token (olga):\n  {}\n",
+            self.operator_token
+        ));
         text.push_str("\nTry:\n");
         for example in &self.examples {
             text.push_str(&format!("  {example}\n"));

@@ -14,12 +14,19 @@ async fn printed_examples_succeed_when_pasted() {
     let (identity, generated) = IdentityConfig::default()
         .or_development_key()
         .expect("a key is generated outside production");
-    assert!(generated.is_some(), "no key was configured, so one is generated");
+    assert!(
+        generated.is_some(),
+        "no key was configured, so one is generated"
+    );
     settings.identity = identity;
     let minter = TokenMinter::new(&settings.identity).expect("minter");
     let system = System::build(settings).await.expect("system starts");
-    let quickstart = Quickstart::new(&minter, system.application_grpc_address(), system.application_http_address())
-        .expect("quickstart");
+    let quickstart = Quickstart::new(
+        &minter,
+        system.application_grpc_address(),
+        system.application_http_address(),
+    )
+    .expect("quickstart");
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(system.run_until_stopped(shutdown.clone()));
 
@@ -41,7 +48,8 @@ async fn printed_examples_succeed_when_pasted() {
             "{example}\nfailed: {stdout}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let answer: serde_json::Value = serde_json::from_str(&stdout).expect("each example prints JSON");
+        let answer: serde_json::Value =
+            serde_json::from_str(&stdout).expect("each example prints JSON");
         assert!(answer.is_object(), "{answer}");
     }
 

@@ -4,20 +4,16 @@
 use axum::{
     extract::{FromRequestParts, Path},
     http::{HeaderMap, request::Parts},
-    response::{IntoResponse, Response},
 };
-use zayavki_common::{
-    ErrorCode,
-    problem::{FieldError, Problem},
-};
-use zayavki_identity::{Authenticated, Identity, Role};
+use zayavki_common::problem::{FieldError, Problem};
+use zayavki_identity::{AuthError, Authenticated, Identity};
 
 use super::problem_mapping;
 use crate::domain::Caller;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// The caller the authentication layer verified, with at least one role this API knows.
+/// The caller the authentication layer verified. What its roles allow is the domain's to decide.
 #[derive(Debug)]
 pub struct RestCaller {
     pub identity: Identity,
@@ -25,19 +21,11 @@ pub struct RestCaller {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RestCaller {
-    type Rejection = Response;
+    /// 401 problem+json with a `WWW-Authenticate` challenge.
+    type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(identity) = Authenticated::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        if !identity.has_any_role(&[Role::Applicant, Role::Operator, Role::Service]) {
-            return Err(Problem::new(
-                ErrorCode::PermissionDenied,
-                "The token grants none of the roles applicant, operator or service.",
-            )
-            .into_response());
-        }
+        let Authenticated(identity) = Authenticated::from_request_parts(parts, state).await?;
         let caller = Caller::from_identity(&identity);
         Ok(Self { identity, caller })
     }

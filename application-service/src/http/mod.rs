@@ -12,19 +12,10 @@ mod openapi;
 mod problem_mapping;
 mod query;
 
-use std::time::Duration;
-
-use anyhow::Context;
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method},
-    middleware,
-    routing::get,
-};
+use axum::{Router, extract::DefaultBodyLimit, middleware, routing::get};
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    cors::{AllowOrigin, CorsLayer},
+    cors::CorsLayer,
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
@@ -81,27 +72,14 @@ pub fn router(state: HttpState) -> anyhow::Result<Router> {
 
 /// Browsers on the allowed origins may call the API and read the headers it documents.
 fn cors_layer(origins: &[String]) -> anyhow::Result<CorsLayer> {
-    let origins = origins
-        .iter()
-        .map(|origin| {
-            HeaderValue::from_str(origin).with_context(|| format!("CORS origin {origin:?}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers(
-            ["authorization", "content-type", "accept", "idempotency-key"]
-                .map(HeaderName::from_static),
-        )
-        .expose_headers(
-            [
-                "location",
-                "retry-after",
-                "idempotent-replayed",
-                "www-authenticate",
-            ]
-            .map(HeaderName::from_static),
-        )
-        .max_age(Duration::from_secs(600)))
+    zayavki_common::cors::cors_layer(
+        origins,
+        &["authorization", "content-type", "accept", "idempotency-key"],
+        &[
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "www-authenticate",
+        ],
+    )
 }

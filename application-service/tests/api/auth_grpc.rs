@@ -5,10 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use tonic::{
-    Code, Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
+    Code, Request, Status, metadata::MetadataValue, service::Interceptor, transport::Channel,
 };
 use zayavki_identity::{Claims, IdentityConfig, Role, TokenMinter};
 use zayavki_proto::applications::v1::{

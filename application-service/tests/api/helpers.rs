@@ -34,7 +34,7 @@ pub struct TestApp {
     server: Option<JoinHandle<anyhow::Result<()>>>,
     channel: Channel,
     // Dropped last: the database outlives the server using it.
-    pub database: TestDatabase,
+    _database: TestDatabase,
 }
 
 /// Adds `authorization: Bearer <token>` to every call.
@@ -86,7 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         shutdown,
         server: Some(server),
         channel,
-        database,
+        _database: database,
     }
 }
 
@@ -117,17 +117,6 @@ impl TestApp {
         )
     }
 
-    pub fn applications_client_with_roles(
-        &self,
-        subject: &str,
-        roles: &[Role],
-    ) -> ApplicationsClient {
-        ApplicationServiceClient::with_interceptor(
-            self.channel.clone(),
-            self.bearer(subject, roles),
-        )
-    }
-
     pub fn anonymous(&self) -> ApplicationsClient {
         ApplicationServiceClient::with_interceptor(self.channel.clone(), Bearer(None))
     }
@@ -137,13 +126,6 @@ impl TestApp {
         ApplicationLifecycleClient::with_interceptor(
             self.channel.clone(),
             self.bearer("business-process", &[Role::Service]),
-        )
-    }
-
-    pub fn lifecycle_as(&self, subject: &str, roles: &[Role]) -> LifecycleClient {
-        ApplicationLifecycleClient::with_interceptor(
-            self.channel.clone(),
-            self.bearer(subject, roles),
         )
     }
 

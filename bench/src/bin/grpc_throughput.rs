@@ -41,6 +41,7 @@ use uuid::Uuid;
 use zayavki_bench::{
     drafts::DraftGenerator,
     idle::wait_until_idle,
+    cpu::{CpuSample, CpuSeconds},
     load::{LoadPlan, LoadReport, run_bounded},
     service::{Bearer, connect_channels, spawn_service},
 };
@@ -157,15 +158,25 @@ async fn main() -> anyhow::Result<()> {
         "GetApplication: {} callers for {} s per measurement…",
         options.concurrency, options.seconds
     );
-    let grpc_get = measure(&options, get_through_grpc(clients, Arc::clone(&ids))).await?;
-    let sql_get = measure(&options, get_through_sql(baseline_pool.clone(), uuids)).await?;
+    let grpc_get = measure(
+        &options,
+        &baseline_pool,
+        get_through_grpc(clients, Arc::clone(&ids)),
+    )
+    .await?;
+    let sql_get = measure(
+        &options,
+        &baseline_pool,
+        get_through_sql(baseline_pool.clone(), uuids),
+    )
+    .await?;
     let bare = BareServer::start(constant).await?;
     let bare_channels = connect_channels(bare.address, options.channels).await?;
     let bare_clients = bare_channels
         .into_iter()
         .map(|channel| ApplicationServiceClient::with_interceptor(channel, bearer.clone()))
         .collect();
-    let bare_get = measure(&options, get_through_grpc(bare_clients, ids)).await?;
+    let bare_get = measure(&options, &baseline_pool, get_through_grpc(bare_clients, ids)).await?;
     bare.stop();
 
     print_report(&Report {
@@ -380,8 +391,25 @@ fn get_through_sql(
     }
 }
 
-/// A short unmeasured warm-up, then the measured load.
-async fn measure<Call, Error>(options: &Options, call: Call) -> anyhow::Result<LoadReport>
+/// A load result with the CPU it cost.
+struct Measured {
+    load: LoadReport,
+    cpu: CpuSeconds,
+}
+
+impl Measured {
+    /// CPU microseconds per successful request: this process and the PostgreSQL backends.
+    fn cpu_micros_per_request(&self) -> f64 {
+        self.cpu.total() * 1e6 / (self.load.succeeded.max(1) as f64)
+    }
+}
+
+/// A short unmeasured warm-up, then the measured load; `pool` finds the database's backends.
+async fn measure<Call, Error>(
+    options: &Options,
+    pool: &PgPool,
+    call: Call,
+) -> anyhow::Result<Measured>
 where
     Call: Fn(usize) -> futures::future::BoxFuture<'static, Result<(), Error>>
         + Clone
@@ -400,7 +428,10 @@ where
     }
     let plan = LoadPlan::new(options.concurrency, Duration::from_secs(options.seconds))
         .with_max_requests(options.max_requests);
-    run_bounded(plan, call).await
+    let before = CpuSample::take(pool).await;
+    let load = run_bounded(plan, call).await?;
+    let cpu = before.until(&CpuSample::take(pool).await);
+    Ok(Measured { load, cpu })
 }
 
 /// A tonic server with nothing but GetApplication, answering one constant message: the floor
@@ -495,9 +526,9 @@ struct Report<'a> {
     grpc_create: Written,
     indexing_tail: Duration,
     copy_create: Written,
-    grpc_get: &'a LoadReport,
-    sql_get: &'a LoadReport,
-    bare_get: &'a LoadReport,
+    grpc_get: &'a Measured,
+    sql_get: &'a Measured,
+    bare_get: &'a Measured,
 }
 
 fn print_report(report: &Report<'_>) {
@@ -544,29 +575,31 @@ fn print_report(report: &Report<'_>) {
         options.concurrency, options.seconds, options.rows, options.channels, report.pool_size
     );
     println!(
-        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7}",
-        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12}",
+        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req"
     );
-    for (name, load) in [
+    for (name, measured) in [
         ("gRPC GetApplication (auth, DB, convert)", report.grpc_get),
         ("straight SQL, same SELECT (baseline a)", report.sql_get),
         ("bare tonic, constant message (baseline b)", report.bare_get),
     ] {
+        let load = &measured.load;
         println!(
-            "   {:<44} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7}",
+            "   {:<44} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>12.0}",
             name,
             load.succeeded,
             load.throughput(),
             millis(load.latency.p50()),
             millis(load.latency.p99()),
-            load.failed
+            load.failed,
+            measured.cpu_micros_per_request()
         );
         if let Some(error) = &load.first_error {
             println!("     first error: {error}");
         }
     }
-    let sql_ratio = report.grpc_get.throughput() / report.sql_get.throughput();
-    let bare_ratio = report.grpc_get.throughput() / report.bare_get.throughput();
+    let sql_ratio = report.grpc_get.load.throughput() / report.sql_get.load.throughput();
+    let bare_ratio = report.grpc_get.load.throughput() / report.bare_get.load.throughput();
     println!(
         "   gRPC / straight SQL: {:.0}% (target ≥ {:.0}%: {})",
         sql_ratio * 100.0,

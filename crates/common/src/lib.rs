@@ -3,6 +3,7 @@
 //! REST, and PostgreSQL connection helpers.
 
 pub mod config;
+pub mod cors;
 pub mod database;
 pub mod error_code;
 pub mod problem;
