@@ -127,7 +127,7 @@ impl Application {
         let search_sync = tokio::spawn(indexing::run_sync(
             applications.pool().clone(),
             applications.search_index().clone(),
-            applications.changes(),
+            applications.take_change_receiver().await,
             shutdown.clone(),
         ));
 

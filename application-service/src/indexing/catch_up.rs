@@ -86,3 +86,27 @@ pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usiz
         }
     }
 }
+
+/// Indexes the current state of the rows with these ids, whatever their transaction ids; the
+/// watermark stays where it is.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn index_changed(
+    pool: &PgPool,
+    index: &SearchIndex,
+    mut ids: Vec<Uuid>,
+) -> anyhow::Result<()> {
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<ChangedRow> = sqlx::query_as(
+        "SELECT id, applicant, title, description, items, status, applied_at, change_xid::text::bigint AS change_xid \
+         FROM applications WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    let documents: Vec<ApplicationDocument> =
+        rows.into_iter().map(ApplicationDocument::from).collect();
+    let target = index.clone();
+    tokio::task::spawn_blocking(move || target.upsert(documents, None)).await??;
+    Ok(())
+}

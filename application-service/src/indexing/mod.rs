@@ -4,31 +4,38 @@
 //! remembers, in its commit payload, a watermark: every transaction below it is indexed. Catching
 //! up reads the rows whose `change_xid` lies between the watermark and the oldest transaction
 //! still running (`pg_snapshot_xmin`), so a transaction that commits late is never skipped. The
-//! same query rebuilds a deleted index from zero, and runs at start-up, after every write
-//! (woken in-process) and on a short timer (writes by other replicas).
+//! same query rebuilds a deleted index from zero, and runs at start-up and on a short timer
+//! (writes by other replicas).
+//!
+//! Writes made by this replica do not wait for that horizon: the use cases send the ids they
+//! changed, and the same loop re-reads exactly those rows and indexes them at once, so a long
+//! transaction elsewhere on the server cannot delay them. Both paths read the current row and run
+//! one after the other in one task, so the last document written is always the newest.
 
 mod catch_up;
 mod open;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, time::Duration};
 
 use sqlx::PgPool;
-use tokio::sync::Notify;
 use zayavki_common::shutdown::CancellationToken;
 use zayavki_search::SearchIndex;
 
-pub use catch_up::catch_up;
+use crate::service::ChangeReceiver;
+
+pub use catch_up::{catch_up, index_changed};
 pub use open::open_or_rebuild;
 
 /// How often the index looks for writes it was not told about (other replicas).
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
-/// Catches the index up after each notified write, on a timer, and once at start.
+/// Indexes this replica's writes as they are announced, and catches up with everything else on
+/// a timer and once at start.
 pub async fn run_sync(
     pool: PgPool,
     index: SearchIndex,
-    changes: Arc<Notify>,
+    mut changes: Option<ChangeReceiver>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -43,10 +50,29 @@ pub async fn run_sync(
                 }
             }
         }
+        let announced = async {
+            match changes.as_mut() {
+                Some(receiver) => receiver.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = changes.notified() => {}
             () = tokio::time::sleep(POLL_INTERVAL) => {}
+            ids = announced => match ids {
+                Some(mut ids) => {
+                    if let Some(receiver) = changes.as_mut() {
+                        while let Ok(more) = receiver.try_recv() {
+                            ids.extend(more);
+                        }
+                    }
+                    if let Err(error) = index_changed(&pool, &index, ids).await {
+                        tracing::warn!(error = format!("{error:#}"), "indexing announced changes failed");
+                    }
+                }
+                // Every sender is gone; the timer keeps the index in step.
+                None => changes = None,
+            },
         }
     }
 }

@@ -62,7 +62,7 @@ impl Applications {
                 .map_err(storage_error)?
             {
                 transaction.commit().await.map_err(storage_error)?;
-                self.announce_change();
+                self.announce_change(vec![cancelled.id]);
                 tracing::info!(id = %cancelled.id, "application cancelled");
                 return Ok(cancelled);
             }

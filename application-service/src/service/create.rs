@@ -122,7 +122,12 @@ impl Applications {
             .await
             .map_err(storage_error)?;
         transaction.commit().await.map_err(storage_error)?;
-        self.announce_change();
+        self.announce_change(
+            applications
+                .iter()
+                .map(|application| application.id)
+                .collect(),
+        );
         tracing::info!(count = applications.len(), "applications filed");
         Ok(Created {
             value: applications,

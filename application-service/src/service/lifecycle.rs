@@ -74,7 +74,7 @@ impl Applications {
                 .map_err(storage_error)?
             {
                 transaction.commit().await.map_err(storage_error)?;
-                self.announce_change();
+                self.announce_change(vec![changed.id]);
                 tracing::info!(id = %changed.id, status = %changed.status, "application moved");
                 return Ok(changed);
             }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::PgPool;
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, mpsc};
+use uuid::Uuid;
 use zayavki_search::SearchIndex;
 
 pub use create::Created;
@@ -26,16 +27,24 @@ pub struct Applications {
     pool: PgPool,
     /// Derived from PostgreSQL by `crate::indexing`; only read here.
     search_index: SearchIndex,
-    /// Woken after every committed write, so derived views (the search index) catch up at once.
-    changes: Arc<Notify>,
+    /// Ids of the applications each committed write touched, so derived views (the search
+    /// index) pick them up at once.
+    changes: mpsc::UnboundedSender<Vec<Uuid>>,
+    /// The receiving end, taken once by whoever keeps the derived views.
+    change_receiver: Arc<Mutex<Option<ChangeReceiver>>>,
 }
+
+/// Ids of changed applications, one message per committed write.
+pub type ChangeReceiver = mpsc::UnboundedReceiver<Vec<Uuid>>;
 
 impl Applications {
     pub fn new(pool: PgPool, search_index: SearchIndex) -> Self {
+        let (changes, change_receiver) = mpsc::unbounded_channel();
         Self {
             pool,
             search_index,
-            changes: Arc::new(Notify::new()),
+            changes,
+            change_receiver: Arc::new(Mutex::new(Some(change_receiver))),
         }
     }
 
@@ -47,13 +56,14 @@ impl Applications {
         &self.search_index
     }
 
-    /// Notified after each committed write.
-    pub fn changes(&self) -> Arc<Notify> {
-        Arc::clone(&self.changes)
+    /// The feed of changed ids; the first caller gets it, later callers get None.
+    pub async fn take_change_receiver(&self) -> Option<ChangeReceiver> {
+        self.change_receiver.lock().await.take()
     }
 
-    fn announce_change(&self) {
-        self.changes.notify_one();
+    fn announce_change(&self, ids: Vec<Uuid>) {
+        // Nobody listening (e.g. a tool without an index) is fine: the feed is an accelerator.
+        drop(self.changes.send(ids));
     }
 }
 

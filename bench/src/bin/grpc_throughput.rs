@@ -39,9 +39,9 @@ use tonic::{
 };
 use uuid::Uuid;
 use zayavki_bench::{
+    cpu::{CpuSample, CpuSeconds},
     drafts::DraftGenerator,
     idle::wait_until_idle,
-    cpu::{CpuSample, CpuSeconds},
     load::{LoadPlan, LoadReport, run_bounded},
     service::{Bearer, connect_channels, spawn_service},
 };
@@ -176,7 +176,12 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|channel| ApplicationServiceClient::with_interceptor(channel, bearer.clone()))
         .collect();
-    let bare_get = measure(&options, &baseline_pool, get_through_grpc(bare_clients, ids)).await?;
+    let bare_get = measure(
+        &options,
+        &baseline_pool,
+        get_through_grpc(bare_clients, ids),
+    )
+    .await?;
     bare.stop();
 
     print_report(&Report {
@@ -398,9 +403,17 @@ struct Measured {
 }
 
 impl Measured {
-    /// CPU microseconds per successful request: this process and the PostgreSQL backends.
-    fn cpu_micros_per_request(&self) -> f64 {
-        self.cpu.total() * 1e6 / (self.load.succeeded.max(1) as f64)
+    /// CPU microseconds per successful request in this process and in the PostgreSQL backends.
+    fn cpu_per_request(&self) -> String {
+        let per_request = |seconds: f64| seconds * 1e6 / (self.load.succeeded.max(1) as f64);
+        match self.cpu.database {
+            Some(database) => format!(
+                "{:.0} + {:.0}",
+                per_request(self.cpu.process),
+                per_request(database)
+            ),
+            None => format!("{:.0}", per_request(self.cpu.process)),
+        }
     }
 }
 
@@ -575,8 +588,8 @@ fn print_report(report: &Report<'_>) {
         options.concurrency, options.seconds, options.rows, options.channels, report.pool_size
     );
     println!(
-        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12}",
-        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req"
+        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
+        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req (process + postgres)"
     );
     for (name, measured) in [
         ("gRPC GetApplication (auth, DB, convert)", report.grpc_get),
@@ -585,14 +598,14 @@ fn print_report(report: &Report<'_>) {
     ] {
         let load = &measured.load;
         println!(
-            "   {:<44} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7} {:>12.0}",
+            "   {:<44} {:>9} {:>9.0} {:>9.2} {:>9.2} {:>7}  {}",
             name,
             load.succeeded,
             load.throughput(),
             millis(load.latency.p50()),
             millis(load.latency.p99()),
             load.failed,
-            measured.cpu_micros_per_request()
+            measured.cpu_per_request()
         );
         if let Some(error) = &load.first_error {
             println!("     first error: {error}");
