@@ -37,6 +37,16 @@ impl CpuSeconds {
     }
 }
 
+impl std::ops::AddAssign for CpuSeconds {
+    fn add_assign(&mut self, later: CpuSeconds) {
+        self.process += later.process;
+        self.database = match (self.database, later.database) {
+            (Some(before), Some(after)) => Some(before + after),
+            (only, None) | (None, only) => only,
+        };
+    }
+}
+
 /// A point to measure CPU time from.
 #[derive(Clone, Debug)]
 pub struct CpuSample {

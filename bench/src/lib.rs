@@ -1,6 +1,8 @@
 //! Pieces the benchmark binaries share: the service started in-process on a fresh database,
-//! a bounded load loop, realistic drafts, and a latency recorder.
+//! a bounded load loop, realistic drafts, a latency recorder, CPU accounting from `/proc`, and a
+//! bare tonic server for baselines.
 
+pub mod bare_server;
 pub mod cpu;
 pub mod drafts;
 pub mod idle;

@@ -54,6 +54,28 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// A report of nothing yet, to [`absorb`](Self::absorb) runs into.
+    pub fn empty() -> Self {
+        Self {
+            succeeded: 0,
+            failed: 0,
+            elapsed: Duration::ZERO,
+            latency: LatencyRecorder::new(),
+            first_error: None,
+        }
+    }
+
+    /// Adds a later run of the same load: counts, latencies and elapsed time add up.
+    pub fn absorb(&mut self, later: LoadReport) {
+        self.succeeded += later.succeeded;
+        self.failed += later.failed;
+        self.elapsed += later.elapsed;
+        self.latency.merge(&later.latency);
+        if self.first_error.is_none() {
+            self.first_error = later.first_error;
+        }
+    }
+
     /// Successful requests per second of wall time.
     pub fn throughput(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
@@ -102,13 +124,7 @@ where
         })
         .collect();
 
-    let mut report = LoadReport {
-        succeeded: 0,
-        failed: 0,
-        elapsed: Duration::ZERO,
-        latency: LatencyRecorder::new(),
-        first_error: None,
-    };
+    let mut report = LoadReport::empty();
     for caller in callers {
         let outcome = caller.await?;
         report.succeeded += outcome.succeeded;
@@ -157,6 +173,20 @@ mod tests {
         assert_eq!(report.succeeded, 100);
         assert_eq!(report.latency.count(), 100);
         assert!(report.elapsed < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn runs_add_up() {
+        let plan = LoadPlan::new(2, Duration::from_secs(10)).with_max_requests(10);
+        let mut total = LoadReport::empty();
+        for _ in 0..3 {
+            let run = run_bounded(plan, |_| async { Ok::<(), String>(()) })
+                .await
+                .expect("runs");
+            total.absorb(run);
+        }
+        assert_eq!(total.succeeded, 30);
+        assert_eq!(total.latency.count(), 30);
     }
 
     #[tokio::test]

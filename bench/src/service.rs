@@ -10,11 +10,12 @@ use tokio::task::JoinHandle;
 use tonic::{
     Request, Status,
     metadata::{Ascii, MetadataValue},
-    service::Interceptor,
+    service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
 use zayavki_common::shutdown::CancellationToken;
 use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
+use zayavki_proto::applications::v1::application_service_client::ApplicationServiceClient;
 use zayavki_testkit::TestDatabase;
 
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -119,6 +120,9 @@ pub async fn connect_channels(address: SocketAddr, count: usize) -> anyhow::Resu
     }
     Ok(channels)
 }
+
+/// A client of the public gRPC API that sends a bearer token with every call.
+pub type BearerClient = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]

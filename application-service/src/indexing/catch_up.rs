@@ -1,7 +1,10 @@
 //! Reading changed rows from PostgreSQL into the index, in chunks.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, types::Json};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 use zayavki_search::{ApplicationDocument, SearchIndex};
 
@@ -19,8 +22,14 @@ struct ChangedRow {
     items: Json<Vec<StoredItem>>,
     status: String,
     applied_at: DateTime<Utc>,
+    version: i64,
     change_xid: i64,
 }
+
+/// Versions this replica already indexed from announced ids, so catching up does not index the
+/// same row again: re-adding an unchanged document would shift scores under a reader paging
+/// through results. Catching up forgets each entry when it reaches that row.
+pub type IndexedVersions = HashMap<Uuid, i64>;
 
 impl From<ChangedRow> for ApplicationDocument {
     fn from(row: ChangedRow) -> Self {
@@ -39,7 +48,11 @@ impl From<ChangedRow> for ApplicationDocument {
 /// Indexes every row written by a finished transaction the index has not seen; returns how
 /// many rows were indexed.
 #[tracing::instrument(skip_all)]
-pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usize> {
+pub async fn catch_up(
+    pool: &PgPool,
+    index: &SearchIndex,
+    already_indexed: &mut IndexedVersions,
+) -> anyhow::Result<usize> {
     let start = index.watermark().unwrap_or(0);
     // Every transaction below this one has finished: its rows are final and visible.
     let horizon: i64 =
@@ -52,13 +65,18 @@ pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usiz
     }
     let mut indexed = 0;
     let mut after: Option<(i64, Uuid)> = None;
+    // The previous chunk is indexed on a blocking thread while the next one is read, so
+    // PostgreSQL and the indexer work at the same time; commits still happen in order.
+    let mut indexing: Option<JoinHandle<anyhow::Result<()>>> = None;
     loop {
-        let rows: Vec<ChangedRow> = sqlx::query_as(
-            "SELECT id, applicant, title, description, items, status, applied_at, change_xid::text::bigint AS change_xid \
+        // The order names the table's columns: the bare `change_xid` would be the bigint
+        // output column, which no index provides, and every chunk would sort all remaining rows.
+        let fetched: Result<Vec<ChangedRow>, sqlx::Error> = sqlx::query_as(
+            "SELECT id, applicant, title, description, items, status, applied_at, version, change_xid::text::bigint AS change_xid \
              FROM applications \
              WHERE change_xid >= $1::bigint::text::xid8 AND change_xid < $2::bigint::text::xid8 \
                AND ($3::bigint IS NULL OR (change_xid, id) > ($3::bigint::text::xid8, $4::uuid)) \
-             ORDER BY change_xid, id LIMIT $5",
+             ORDER BY applications.change_xid, applications.id LIMIT $5",
         )
         .bind(i64::try_from(start)?)
         .bind(i64::try_from(horizon)?)
@@ -66,12 +84,20 @@ pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usiz
         .bind(after.map(|(_, id)| id))
         .bind(CHUNK_ROWS)
         .fetch_all(pool)
-        .await?;
+        .await;
+        // Whatever the read gave, the previous chunk is committed (or has failed) first.
+        if let Some(previous) = indexing.take() {
+            previous.await??;
+        }
+        let rows = fetched?;
         let last_chunk = (rows.len() as i64) < CHUNK_ROWS;
         after = rows.last().map(|row| (row.change_xid, row.id)).or(after);
         indexed += rows.len();
-        let documents: Vec<ApplicationDocument> =
-            rows.into_iter().map(ApplicationDocument::from).collect();
+        let documents: Vec<ApplicationDocument> = rows
+            .into_iter()
+            .filter(|row| already_indexed.remove(&row.id) != Some(row.version))
+            .map(ApplicationDocument::from)
+            .collect();
         // Mid-way, rows of the last transaction seen may continue in the next chunk, so only
         // the start of that transaction is safe to record; at the end, the horizon is.
         let watermark = if last_chunk {
@@ -80,10 +106,12 @@ pub async fn catch_up(pool: &PgPool, index: &SearchIndex) -> anyhow::Result<usiz
             after.map_or(start, |(xid, _)| u64::try_from(xid).unwrap_or(start))
         };
         let target = index.clone();
-        tokio::task::spawn_blocking(move || target.upsert(documents, Some(watermark))).await??;
+        let chunk = tokio::task::spawn_blocking(move || target.upsert(documents, Some(watermark)));
         if last_chunk {
+            chunk.await??;
             return Ok(indexed);
         }
+        indexing = Some(chunk);
     }
 }
 
@@ -94,19 +122,22 @@ pub async fn index_changed(
     pool: &PgPool,
     index: &SearchIndex,
     mut ids: Vec<Uuid>,
+    indexed: &mut IndexedVersions,
 ) -> anyhow::Result<()> {
     ids.sort_unstable();
     ids.dedup();
     let rows: Vec<ChangedRow> = sqlx::query_as(
-        "SELECT id, applicant, title, description, items, status, applied_at, change_xid::text::bigint AS change_xid \
+        "SELECT id, applicant, title, description, items, status, applied_at, version, change_xid::text::bigint AS change_xid \
          FROM applications WHERE id = ANY($1)",
     )
     .bind(&ids)
     .fetch_all(pool)
     .await?;
+    let versions: Vec<(Uuid, i64)> = rows.iter().map(|row| (row.id, row.version)).collect();
     let documents: Vec<ApplicationDocument> =
         rows.into_iter().map(ApplicationDocument::from).collect();
     let target = index.clone();
     tokio::task::spawn_blocking(move || target.upsert(documents, None)).await??;
+    indexed.extend(versions);
     Ok(())
 }

@@ -23,7 +23,7 @@ use zayavki_search::SearchIndex;
 
 use crate::service::ChangeReceiver;
 
-pub use catch_up::{catch_up, index_changed};
+pub use catch_up::{IndexedVersions, catch_up, index_changed};
 pub use open::open_or_rebuild;
 
 /// How often the index looks for writes it was not told about (other replicas).
@@ -38,8 +38,9 @@ pub async fn run_sync(
     mut changes: Option<ChangeReceiver>,
     shutdown: CancellationToken,
 ) {
+    let mut indexed_versions = IndexedVersions::new();
     loop {
-        match catch_up(&pool, &index).await {
+        match catch_up(&pool, &index, &mut indexed_versions).await {
             Ok(0) => {}
             Ok(indexed) => tracing::debug!(indexed, "search index caught up"),
             Err(error) => {
@@ -66,7 +67,7 @@ pub async fn run_sync(
                             ids.extend(more);
                         }
                     }
-                    if let Err(error) = index_changed(&pool, &index, ids).await {
+                    if let Err(error) = index_changed(&pool, &index, ids, &mut indexed_versions).await {
                         tracing::warn!(error = format!("{error:#}"), "indexing announced changes failed");
                     }
                 }
@@ -94,7 +95,7 @@ pub async fn reindex(pool: &PgPool, directory: &Path) -> anyhow::Result<u64> {
     let target = u64::try_from(target)?;
     let started = std::time::Instant::now();
     loop {
-        catch_up(pool, &index).await?;
+        catch_up(pool, &index, &mut IndexedVersions::new()).await?;
         if index
             .watermark()
             .is_some_and(|watermark| watermark >= target)

@@ -4,8 +4,12 @@
 //! 1. `BatchCreateApplications` against a plain binary `COPY` of the same rows into a table of
 //!    the same shape, in chunks of the same size and with the same number in flight.
 //! 2. `GetApplication` under a closed-loop load against the same primary-key SELECT straight
-//!    through a sqlx pool of the service's size, and against a bare tonic server that answers a
-//!    constant message.
+//!    through a sqlx pool built like the service's, against a bare tonic server that answers a
+//!    constant message, and against that server running the same SELECT first (which shows
+//!    what the service's own code adds).
+//!
+//! The paths take turns, so load from elsewhere on the machine falls on all of them alike, and
+//! each line shows the CPU it cost per row or request next to its throughput.
 //!
 //! ```text
 //! cargo run --release -p zayavki-bench --bin grpc_throughput -- --rows 5000 --seconds 2
@@ -26,34 +30,24 @@ use application_service::{
     },
 };
 use clap::Parser;
-use futures::{StreamExt, TryStreamExt};
-use sqlx::{
-    PgPool,
-    postgres::{PgPoolCopyExt, PgPoolOptions},
-};
-use tokio::net::TcpListener;
-use tonic::{
-    Request, Response, Status,
-    service::interceptor::InterceptedService,
-    transport::{Channel, server::TcpIncoming},
-};
+use futures::{StreamExt, TryStreamExt, future::BoxFuture};
+use sqlx::{PgPool, postgres::PgPoolCopyExt};
 use uuid::Uuid;
 use zayavki_bench::{
+    bare_server::BareServer,
     cpu::{CpuSample, CpuSeconds},
     drafts::DraftGenerator,
     idle::wait_until_idle,
     load::{LoadPlan, LoadReport, run_bounded},
-    service::{Bearer, connect_channels, spawn_service},
+    service::{Bearer, BearerClient, spawn_service},
 };
-use zayavki_common::shutdown::CancellationToken;
+use zayavki_common::database::lazy_pool;
 use zayavki_identity::Role;
 use zayavki_proto::applications::v1::{
-    self as pb,
-    application_service_client::ApplicationServiceClient,
-    application_service_server::{ApplicationService, ApplicationServiceServer},
+    self as pb, application_service_client::ApplicationServiceClient,
 };
 
-type Client = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
+type Client = BearerClient;
 
 const APPLICANT: &str = "bench-applicant";
 /// The table the COPY baseline fills: `applications`' columns, defaults and indexes.
@@ -78,10 +72,14 @@ struct Options {
     /// Batches (and COPY chunks) in flight at once.
     #[arg(long, env = "BENCH_BATCH_CONCURRENCY", default_value_t = 2)]
     batch_concurrency: usize,
-    /// Seconds of GetApplication load per measurement.
+    /// Seconds of GetApplication load per path.
     #[arg(long, env = "BENCH_SECONDS", default_value_t = 10)]
     seconds: u64,
-    /// Seconds of unmeasured load before each measurement (opens connections, warms caches).
+    /// Turns the measured paths take, one after the other, so that load from elsewhere on the
+    /// machine falls on all of them alike.
+    #[arg(long, env = "BENCH_ROUNDS", default_value_t = 5)]
+    rounds: u32,
+    /// Seconds of unmeasured load per path before measuring (opens connections, warms caches).
     #[arg(long, env = "BENCH_WARMUP_SECONDS", default_value_t = 1)]
     warmup_seconds: u64,
     /// Concurrent GetApplication callers, each with one request in flight.
@@ -90,7 +88,11 @@ struct Options {
     /// HTTP/2 connections the gRPC callers are spread over, round-robin.
     #[arg(long, env = "BENCH_CHANNELS", default_value_t = 4)]
     channels: usize,
-    /// Upper bound on requests per measurement, whatever the duration.
+    /// Connections in the service's pool (and so in the baseline's); the service's default
+    /// when not given.
+    #[arg(long, env = "BENCH_POOL_SIZE")]
+    pool_size: Option<u32>,
+    /// Upper bound on requests per path, whatever the duration.
     #[arg(long, env = "BENCH_MAX_REQUESTS", default_value_t = 5_000_000)]
     max_requests: u64,
     /// Seed of the generated drafts.
@@ -107,96 +109,144 @@ async fn main() -> anyhow::Result<()> {
     );
     anyhow::ensure!(options.rows > 0, "--rows must be at least 1");
 
-    let service = spawn_service(|_| {}).await?;
+    let service = spawn_service(|settings| {
+        if let Some(pool_size) = options.pool_size {
+            settings.database.max_connections = pool_size;
+        }
+    })
+    .await?;
     let pool_size = service.settings.database.max_connections;
     let bearer = service.bearer(APPLICANT, &[Role::Applicant])?;
-    let channels = service.grpc_channels(options.channels).await?;
-    let clients: Vec<Client> = channels
+    let clients: Vec<Client> = service
+        .grpc_channels(options.channels)
+        .await?
         .into_iter()
         .map(|channel| ApplicationServiceClient::with_interceptor(channel, bearer.clone()))
         .collect();
-    // The baselines get their own pool of the service's size on the same database.
-    let baseline_pool = PgPoolOptions::new()
-        .max_connections(pool_size)
-        .test_before_acquire(std::env::var_os("EXPERIMENT_NO_PING").is_none())
-        .connect(service.database.url())
-        .await
-        .context("cannot connect the baseline pool")?;
+    // The baselines get their own pool, built exactly as the service builds its own.
+    let baseline_pool = lazy_pool(&service.settings.database)?;
+    // Both pools open their connections now, so the CPU samples see every backend.
+    warm_service_pool(&clients, pool_size).await;
+    warm_pool(&baseline_pool, pool_size).await?;
 
+    let (creates, ids) = compare_creates(&clients, &baseline_pool, &options).await?;
+    let reads = compare_reads(&clients, &bearer, &baseline_pool, ids, &options).await?;
+    print_report(&options, pool_size, &creates, &reads);
+
+    baseline_pool.close().await;
+    service.stop().await
+}
+
+/// Section 1 of the report.
+#[derive(Default)]
+struct Creates {
+    grpc: Written,
+    /// How long the waits for search indexing after the gRPC turns took, and what it cost.
+    indexing_tail: Duration,
+    indexing_cpu: CpuSeconds,
+    copy: Written,
+}
+
+/// Section 2 of the report.
+struct Reads {
+    grpc: Measured,
+    sql: Measured,
+    bare: Measured,
+    bare_select: Measured,
+}
+
+/// Files `--rows` drafts through gRPC and COPYs the same rows, in turns of whole batches;
+/// returns the ids filed.
+async fn compare_creates(
+    clients: &[Client],
+    pool: &PgPool,
+    options: &Options,
+) -> anyhow::Result<(Creates, Vec<String>)> {
     let drafts = DraftGenerator::new(options.seed).drafts(options.rows);
     let copy_rows = domain_rows(&drafts)?;
+    let statement = create_baseline_table(pool).await?;
+    let rounds = usize::try_from(options.rounds.max(1))?;
+    let rows_per_turn =
+        options.rows.div_ceil(options.batch_size).div_ceil(rounds) * options.batch_size;
 
     eprintln!(
-        "creating {} applications through gRPC in batches of {}…",
-        options.rows, options.batch_size
+        "creating {} applications through gRPC and through COPY in batches of {}, {} turns…",
+        options.rows, options.batch_size, rounds
     );
-    checkpoint(&baseline_pool).await;
-    let (grpc_create, ids) = batch_create(&clients, drafts, &options).await?;
-    // The service indexes new applications for search in the background; the baseline must not
-    // share the CPU with that.
-    let indexing_tail = wait_until_idle(SETTLE_LIMIT).await;
-    eprintln!("copying the same rows into {BASELINE_TABLE}…");
-    checkpoint(&baseline_pool).await;
-    let copy_create = copy_baseline(&baseline_pool, &copy_rows, &options).await?;
-    verify_counts(&baseline_pool, options.rows).await?;
-    drop(copy_rows);
-    wait_until_idle(SETTLE_LIMIT).await;
+    let mut creates = Creates::default();
+    let mut ids = Vec::with_capacity(options.rows);
+    let mut drafts = drafts.into_iter();
+    for copy_turn in copy_rows.chunks(rows_per_turn) {
+        let grpc_turn: Vec<_> = drafts.by_ref().take(copy_turn.len()).collect();
+        checkpoint(pool).await;
+        let before = CpuSample::take(pool).await;
+        let (grpc, filed) = batch_create(clients, grpc_turn, options).await?;
+        let created = CpuSample::take(pool).await;
+        creates.grpc.absorb(grpc, before.until(&created));
+        ids.extend(filed);
+        // The service indexes new applications for search in the background; the baseline
+        // must not share the CPU with that.
+        creates.indexing_tail += wait_until_idle(SETTLE_LIMIT).await;
+        creates.indexing_cpu += created.until(&CpuSample::take(pool).await);
 
+        checkpoint(pool).await;
+        let before = CpuSample::take(pool).await;
+        let copy = copy_baseline(pool, &statement, copy_turn, options).await?;
+        creates
+            .copy
+            .absorb(copy, before.until(&CpuSample::take(pool).await));
+        wait_until_idle(SETTLE_LIMIT).await;
+    }
+    verify_counts(pool, options.rows).await?;
+    Ok((creates, ids))
+}
+
+/// GetApplication through the service, the same SELECT through sqlx, and bare tonic servers,
+/// measured in turns so that whatever else the machine does falls on all of them alike.
+async fn compare_reads(
+    clients: &[Client],
+    bearer: &Bearer,
+    pool: &PgPool,
+    ids: Vec<String>,
+    options: &Options,
+) -> anyhow::Result<Reads> {
     let uuids = ids
         .iter()
         .map(|id| Uuid::parse_str(id))
         .collect::<Result<Vec<_>, _>>()?;
+    // The bare servers answer with a real application, so every path sends the same bytes.
     let constant = clients[0]
         .clone()
         .get_application(pb::GetApplicationRequest { id: ids[0].clone() })
         .await?
         .into_inner();
     let ids = Arc::new(ids);
-    let uuids = Arc::new(uuids);
+    let bare_server = BareServer::start(constant.clone(), None).await?;
+    let select_server = BareServer::start(constant, Some(pool.clone())).await?;
+    let bare_clients = bare_server.clients(options.channels, bearer).await?;
+    let select_clients = select_server.clients(options.channels, bearer).await?;
 
     eprintln!(
-        "GetApplication: {} callers for {} s per measurement…",
-        options.concurrency, options.seconds
+        "GetApplication: {} callers, {} s per path in {} turns…",
+        options.concurrency, options.seconds, options.rounds
     );
-    let grpc_get = measure(
-        &options,
-        &baseline_pool,
-        get_through_grpc(clients, Arc::clone(&ids)),
-    )
-    .await?;
-    let sql_get = measure(
-        &options,
-        &baseline_pool,
-        get_through_sql(baseline_pool.clone(), uuids),
-    )
-    .await?;
-    let bare = BareServer::start(constant).await?;
-    let bare_channels = connect_channels(bare.address, options.channels).await?;
-    let bare_clients = bare_channels
-        .into_iter()
-        .map(|channel| ApplicationServiceClient::with_interceptor(channel, bearer.clone()))
-        .collect();
-    let bare_get = measure(
-        &options,
-        &baseline_pool,
-        get_through_grpc(bare_clients, ids),
-    )
-    .await?;
-    bare.stop();
-
-    print_report(&Report {
-        options: &options,
-        pool_size,
-        grpc_create,
-        indexing_tail,
-        copy_create,
-        grpc_get: &grpc_get,
-        sql_get: &sql_get,
-        bare_get: &bare_get,
-    });
-
-    baseline_pool.close().await;
-    service.stop().await
+    let paths = [
+        get_through_grpc(clients.to_vec(), Arc::clone(&ids)),
+        get_through_sql(pool.clone(), Arc::new(uuids)),
+        get_through_grpc(bare_clients, Arc::clone(&ids)),
+        get_through_grpc(select_clients, ids),
+    ];
+    let measured = measure_in_turns(options, pool, &paths).await;
+    bare_server.stop();
+    select_server.stop();
+    let [grpc, sql, bare, bare_select] =
+        <[Measured; 4]>::try_from(measured?).map_err(|_| anyhow::anyhow!("one result per path"))?;
+    Ok(Reads {
+        grpc,
+        sql,
+        bare,
+        bare_select,
+    })
 }
 
 /// The same drafts as the service would store them, filed by the same applicant.
@@ -226,17 +276,66 @@ fn domain_rows(drafts: &[pb::NewApplication]) -> anyhow::Result<Vec<Application>
         .collect()
 }
 
-/// Rows written and the wall time they took.
-#[derive(Clone, Copy, Debug)]
+/// Rows written, the wall time they took and the CPU they cost.
+#[derive(Clone, Copy, Debug, Default)]
 struct Written {
     rows: usize,
     elapsed: Duration,
+    cpu: CpuSeconds,
 }
 
 impl Written {
+    fn new(rows: usize, elapsed: Duration) -> Self {
+        Self {
+            rows,
+            elapsed,
+            cpu: CpuSeconds::default(),
+        }
+    }
+
+    /// Adds a later turn and the CPU it cost.
+    fn absorb(&mut self, later: Written, cpu: CpuSeconds) {
+        self.rows += later.rows;
+        self.elapsed += later.elapsed;
+        self.cpu += later.cpu;
+        self.cpu += cpu;
+    }
+
     fn rows_per_second(self) -> f64 {
         self.rows as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
+}
+
+/// CPU microseconds per unit in this process and in the PostgreSQL backends.
+fn cpu_per(cpu: CpuSeconds, units: u64) -> String {
+    let per_unit = |seconds: f64| seconds * 1e6 / (units.max(1) as f64);
+    match cpu.database {
+        Some(database) => format!("{:.0} + {:.0}", per_unit(cpu.process), per_unit(database)),
+        None => format!("{:.0}", per_unit(cpu.process)),
+    }
+}
+
+/// Opens the service's connections: concurrent reads of ids that do not exist.
+async fn warm_service_pool(clients: &[Client], connections: u32) {
+    let reads = (0..connections as usize).map(|index| {
+        let mut client = clients[index % clients.len()].clone();
+        async move {
+            let id = Uuid::new_v4().to_string();
+            // NOT_FOUND is the expected answer; only the connection matters.
+            client
+                .get_application(pb::GetApplicationRequest { id })
+                .await
+                .ok();
+        }
+    });
+    futures::future::join_all(reads).await;
+}
+
+/// Opens `connections` connections of `pool` at once.
+async fn warm_pool(pool: &PgPool, connections: u32) -> anyhow::Result<()> {
+    let acquired = futures::future::try_join_all((0..connections).map(|_| pool.acquire())).await?;
+    drop(acquired);
+    Ok(())
 }
 
 /// Files every draft through `BatchCreateApplications`; returns the ids in filing order.
@@ -277,21 +376,11 @@ async fn batch_create(
     .context("batch creation took too long")??;
     let elapsed = started.elapsed();
     let ids: Vec<String> = created.into_iter().flatten().collect();
-    Ok((
-        Written {
-            rows: ids.len(),
-            elapsed,
-        },
-        ids,
-    ))
+    Ok((Written::new(ids.len(), elapsed), ids))
 }
 
-/// Encodes and COPYs `rows` into a table shaped like `applications`, chunk by chunk.
-async fn copy_baseline(
-    pool: &PgPool,
-    rows: &[Application],
-    options: &Options,
-) -> anyhow::Result<Written> {
+/// Creates the baseline table; returns the service's COPY statement aimed at it.
+async fn create_baseline_table(pool: &PgPool) -> anyhow::Result<String> {
     sqlx::query(&format!(
         "CREATE TABLE {BASELINE_TABLE} (LIKE applications INCLUDING ALL)"
     ))
@@ -306,7 +395,16 @@ async fn copy_baseline(
         statement != binary_copy::COPY_STATEMENT,
         "the COPY statement no longer starts with `COPY applications`"
     );
-    let statement = statement.as_str();
+    Ok(statement)
+}
+
+/// Encodes and COPYs `rows` into the baseline table with `statement`, chunk by chunk.
+async fn copy_baseline(
+    pool: &PgPool,
+    statement: &str,
+    rows: &[Application],
+    options: &Options,
+) -> anyhow::Result<Written> {
     let chunks = rows.chunks(options.batch_size).map(|chunk| async move {
         let encoded = binary_copy::encode(chunk)?;
         let mut copy = pool.copy_in_raw(statement).await?;
@@ -324,10 +422,10 @@ async fn copy_baseline(
     .await
     .context("the COPY baseline took too long")??;
     let elapsed = started.elapsed();
-    Ok(Written {
-        rows: usize::try_from(inserted.iter().sum::<u64>())?,
+    Ok(Written::new(
+        usize::try_from(inserted.iter().sum::<u64>())?,
         elapsed,
-    })
+    ))
 }
 
 /// Flushes dirty pages, so neither create phase pays for the other's checkpoint.
@@ -350,17 +448,12 @@ async fn verify_counts(pool: &PgPool, rows: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A GetApplication call through one of `clients` for a random id.
-fn get_through_grpc(
-    clients: Vec<Client>,
-    ids: Arc<Vec<String>>,
-) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<(), Status>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    let clients = Arc::new(clients);
-    move |caller| {
+/// One request of a measured path; failures as text.
+type Call = Arc<dyn Fn(usize) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// A GetApplication call through one of `clients` (round-robin by caller) for a random id.
+fn get_through_grpc(clients: Vec<Client>, ids: Arc<Vec<String>>) -> Call {
+    Arc::new(move |caller| {
         let mut client = clients[caller % clients.len()].clone();
         let id = ids[rand::random_range(0..ids.len())].clone();
         Box::pin(async move {
@@ -368,21 +461,15 @@ fn get_through_grpc(
                 .get_application(pb::GetApplicationRequest { id })
                 .await
                 .map(drop)
+                .map_err(|status| status.to_string())
         })
-    }
+    })
 }
 
 /// The service's primary-key SELECT for a random id, decoded into the service's row type.
-fn get_through_sql(
-    pool: PgPool,
-    ids: Arc<Vec<Uuid>>,
-) -> impl Fn(usize) -> futures::future::BoxFuture<'static, anyhow::Result<()>>
-+ Clone
-+ Send
-+ Sync
-+ 'static {
-    let statement: Arc<str> = format!("SELECT {COLUMNS} FROM applications WHERE id = $1").into();
-    move |_caller| {
+fn get_through_sql(pool: PgPool, ids: Arc<Vec<Uuid>>) -> Call {
+    let statement: Arc<str> = select_statement().into();
+    Arc::new(move |_caller| {
         let pool = pool.clone();
         let statement = Arc::clone(&statement);
         let id = ids[rand::random_range(0..ids.len())];
@@ -390,10 +477,17 @@ fn get_through_sql(
             let row: Option<ApplicationRow> = sqlx::query_as(&statement)
                 .bind(id)
                 .fetch_optional(&pool)
-                .await?;
-            row.map(drop).context("a created application is missing")
+                .await
+                .map_err(|error| error.to_string())?;
+            row.map(drop)
+                .ok_or_else(|| "a created application is missing".to_owned())
         })
-    }
+    })
+}
+
+/// The service's primary-key read.
+fn select_statement() -> String {
+    format!("SELECT {COLUMNS} FROM applications WHERE id = $1")
 }
 
 /// A load result with the CPU it cost.
@@ -403,179 +497,89 @@ struct Measured {
 }
 
 impl Measured {
-    /// CPU microseconds per successful request in this process and in the PostgreSQL backends.
     fn cpu_per_request(&self) -> String {
-        let per_request = |seconds: f64| seconds * 1e6 / (self.load.succeeded.max(1) as f64);
-        match self.cpu.database {
-            Some(database) => format!(
-                "{:.0} + {:.0}",
-                per_request(self.cpu.process),
-                per_request(database)
-            ),
-            None => format!("{:.0}", per_request(self.cpu.process)),
-        }
+        cpu_per(self.cpu, self.load.succeeded)
     }
 }
 
-/// A short unmeasured warm-up, then the measured load; `pool` finds the database's backends.
-async fn measure<Call, Error>(
+/// Warms every path up, then runs them in turn, `--rounds` times, for `--seconds` each in
+/// total; `pool` finds the database's backends for the CPU samples.
+async fn measure_in_turns(
     options: &Options,
     pool: &PgPool,
-    call: Call,
-) -> anyhow::Result<Measured>
-where
-    Call: Fn(usize) -> futures::future::BoxFuture<'static, Result<(), Error>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    Error: std::fmt::Display + 'static,
-{
+    paths: &[Call],
+) -> anyhow::Result<Vec<Measured>> {
+    let rounds = options.rounds.max(1);
     if options.warmup_seconds > 0 {
         let warmup = LoadPlan::new(
             options.concurrency,
             Duration::from_secs(options.warmup_seconds),
         )
         .with_max_requests(options.max_requests);
-        run_bounded(warmup, call.clone()).await?;
+        for path in paths {
+            run_bounded(warmup, call_of(path)).await?;
+        }
     }
-    let plan = LoadPlan::new(options.concurrency, Duration::from_secs(options.seconds))
-        .with_max_requests(options.max_requests);
-    let before = CpuSample::take(pool).await;
-    let load = run_bounded(plan, call).await?;
-    let cpu = before.until(&CpuSample::take(pool).await);
-    Ok(Measured { load, cpu })
+    let turn = LoadPlan::new(
+        options.concurrency,
+        Duration::from_secs_f64(options.seconds as f64 / f64::from(rounds)),
+    )
+    .with_max_requests(options.max_requests / u64::from(rounds));
+    let mut measured: Vec<Measured> = paths
+        .iter()
+        .map(|_| Measured {
+            load: LoadReport::empty(),
+            cpu: CpuSeconds::default(),
+        })
+        .collect();
+    for _ in 0..rounds {
+        for (path, total) in paths.iter().zip(&mut measured) {
+            let before = CpuSample::take(pool).await;
+            let load = run_bounded(turn, call_of(path)).await?;
+            total.cpu += before.until(&CpuSample::take(pool).await);
+            total.load.absorb(load);
+        }
+    }
+    Ok(measured)
 }
 
-/// A tonic server with nothing but GetApplication, answering one constant message: the floor
-/// of what any tonic service can do on this machine.
-struct BareServer {
-    address: std::net::SocketAddr,
-    shutdown: CancellationToken,
+fn call_of(
+    path: &Call,
+) -> impl Fn(usize) -> BoxFuture<'static, Result<(), String>> + Send + Sync + 'static {
+    let path = Arc::clone(path);
+    move |caller| path(caller)
 }
 
-impl BareServer {
-    async fn start(application: pb::Application) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let address = listener.local_addr()?;
-        let shutdown = CancellationToken::new();
-        let server = tonic::transport::Server::builder()
-            .add_service(ApplicationServiceServer::new(ConstantApplication {
-                application,
-            }))
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                shutdown.clone().cancelled_owned(),
-            );
-        tokio::spawn(async move {
-            if let Err(error) = server.await {
-                eprintln!("bare tonic server failed: {error}");
-            }
-        });
-        Ok(Self { address, shutdown })
-    }
-
-    fn stop(self) {
-        self.shutdown.cancel();
-    }
-}
-
-struct ConstantApplication {
-    application: pb::Application,
-}
-
-fn not_in_bench() -> Status {
-    Status::unimplemented("the bare server answers GetApplication only")
-}
-
-#[tonic::async_trait]
-impl ApplicationService for ConstantApplication {
-    async fn create_application(
-        &self,
-        _request: Request<pb::CreateApplicationRequest>,
-    ) -> Result<Response<pb::Application>, Status> {
-        Err(not_in_bench())
-    }
-
-    async fn batch_create_applications(
-        &self,
-        _request: Request<pb::BatchCreateApplicationsRequest>,
-    ) -> Result<Response<pb::BatchCreateApplicationsResponse>, Status> {
-        Err(not_in_bench())
-    }
-
-    async fn cancel_application(
-        &self,
-        _request: Request<pb::CancelApplicationRequest>,
-    ) -> Result<Response<pb::Application>, Status> {
-        Err(not_in_bench())
-    }
-
-    async fn get_application(
-        &self,
-        _request: Request<pb::GetApplicationRequest>,
-    ) -> Result<Response<pb::Application>, Status> {
-        Ok(Response::new(self.application.clone()))
-    }
-
-    async fn list_applications(
-        &self,
-        _request: Request<pb::ListApplicationsRequest>,
-    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
-        Err(not_in_bench())
-    }
-
-    async fn search_applications(
-        &self,
-        _request: Request<pb::SearchApplicationsRequest>,
-    ) -> Result<Response<pb::SearchApplicationsResponse>, Status> {
-        Err(not_in_bench())
-    }
-}
-
-struct Report<'a> {
-    options: &'a Options,
-    pool_size: u32,
-    grpc_create: Written,
-    indexing_tail: Duration,
-    copy_create: Written,
-    grpc_get: &'a Measured,
-    sql_get: &'a Measured,
-    bare_get: &'a Measured,
-}
-
-fn print_report(report: &Report<'_>) {
-    let options = report.options;
+fn print_report(options: &Options, pool_size: u32, creates: &Creates, reads: &Reads) {
     println!();
     println!(
-        "1. Batch create: {} rows in chunks of {}, {} chunk(s) in flight",
-        options.rows, options.batch_size, options.batch_concurrency
+        "1. Batch create: {} rows in chunks of {}, {} chunk(s) in flight, the two paths taking {} turns",
+        options.rows, options.batch_size, options.batch_concurrency, options.rounds
     );
     println!(
-        "   {:<44} {:>9} {:>9} {:>11}",
+        "   {:<44} {:>9} {:>9} {:>11}  CPU µs/row (process + postgres)",
         "path", "rows", "seconds", "rows/s"
     );
     for (name, written) in [
-        ("gRPC BatchCreateApplications", report.grpc_create),
-        (
-            "binary COPY, same rows and chunks (baseline)",
-            report.copy_create,
-        ),
+        ("gRPC BatchCreateApplications", creates.grpc),
+        ("binary COPY, same rows and chunks (baseline)", creates.copy),
     ] {
         println!(
-            "   {:<44} {:>9} {:>9.2} {:>11.0}",
+            "   {:<44} {:>9} {:>9.2} {:>11.0}  {}",
             name,
             written.rows,
             written.elapsed.as_secs_f64(),
-            written.rows_per_second()
+            written.rows_per_second(),
+            cpu_per(written.cpu, written.rows as u64)
         );
     }
     println!(
-        "   (search indexing of the new rows went on {:.1} s after the last answer; the COPY \
-         started after it)",
-        report.indexing_tail.as_secs_f64()
+        "   waiting for search indexing after the gRPC turns: {:.1} s, {} CPU µs/row; \
+         each COPY turn started after it",
+        creates.indexing_tail.as_secs_f64(),
+        cpu_per(creates.indexing_cpu, creates.grpc.rows as u64)
     );
-    let create_ratio = report.grpc_create.rows_per_second() / report.copy_create.rows_per_second();
+    let create_ratio = creates.grpc.rows_per_second() / creates.copy.rows_per_second();
     println!(
         "   gRPC / COPY: {:.0}% (target ≥ {:.0}%: {})",
         create_ratio * 100.0,
@@ -584,17 +588,26 @@ fn print_report(report: &Report<'_>) {
     );
     println!();
     println!(
-        "2. GetApplication: {} callers, {} s each, random ids among {}; gRPC over {} HTTP/2 connections; sql pool of {}",
-        options.concurrency, options.seconds, options.rows, options.channels, report.pool_size
+        "2. GetApplication: {} callers, {} s per path in {} turns, random ids among {}; gRPC over {} HTTP/2 connections; SQL pool of {}",
+        options.concurrency,
+        options.seconds,
+        options.rounds,
+        options.rows,
+        options.channels,
+        pool_size
     );
     println!(
-        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7}  {}",
-        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req (process + postgres)"
+        "   {:<44} {:>9} {:>9} {:>9} {:>9} {:>7}  CPU µs/req (process + postgres)",
+        "path", "requests", "req/s", "p50 ms", "p99 ms", "errors"
     );
     for (name, measured) in [
-        ("gRPC GetApplication (auth, DB, convert)", report.grpc_get),
-        ("straight SQL, same SELECT (baseline a)", report.sql_get),
-        ("bare tonic, constant message (baseline b)", report.bare_get),
+        ("gRPC GetApplication (auth, DB, convert)", &reads.grpc),
+        ("straight SQL, same SELECT (baseline a)", &reads.sql),
+        ("bare tonic, constant message (baseline b)", &reads.bare),
+        (
+            "bare tonic + the same SELECT (decomposition)",
+            &reads.bare_select,
+        ),
     ] {
         let load = &measured.load;
         println!(
@@ -611,15 +624,20 @@ fn print_report(report: &Report<'_>) {
             println!("     first error: {error}");
         }
     }
-    let sql_ratio = report.grpc_get.load.throughput() / report.sql_get.load.throughput();
-    let bare_ratio = report.grpc_get.load.throughput() / report.bare_get.load.throughput();
+    let sql_ratio = reads.grpc.load.throughput() / reads.sql.load.throughput();
+    let bare_ratio = reads.grpc.load.throughput() / reads.bare.load.throughput();
     println!(
         "   gRPC / straight SQL: {:.0}% (target ≥ {:.0}%: {})",
         sql_ratio * 100.0,
         GET_TARGET * 100.0,
         verdict(sql_ratio, GET_TARGET)
     );
+    let select_ratio = reads.grpc.load.throughput() / reads.bare_select.load.throughput();
     println!("   gRPC / bare tonic:   {:.0}%", bare_ratio * 100.0);
+    println!(
+        "   gRPC / bare tonic + SELECT: {:.0}% (what the service's own code costs)",
+        select_ratio * 100.0
+    );
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -53,6 +53,10 @@ const SPEEDUP_TARGET: f64 = 3.0;
 const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Warm-up never takes longer than this per run, whatever `--warmup` says.
 const WARMUP_LIMIT: Duration = Duration::from_secs(30);
+/// A setup step (load, rebuild, baseline index) taking longer than this is reported as a failure.
+const SETUP_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// A single search taking longer than this is reported as a failure.
+const CALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Every option also reads an environment variable, for runs from scripts.
 #[derive(Parser, Debug)]
@@ -140,7 +144,11 @@ async fn main() -> anyhow::Result<()> {
         options.documents,
         std::thread::available_parallelism().map_or(1, usize::from)
     );
-    let loaded = corpus::load(&pool, options.documents, options.seed).await?;
+    let loaded = within(
+        "loading",
+        corpus::load(&pool, options.documents, options.seed),
+    )
+    .await?;
     println!(
         "setup: COPY of {} rows {:.1} s ({:.0} rows/s)",
         loaded.rows,
@@ -155,9 +163,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let indexed = indexing::reindex(&pool, &index_dir)
-        .await
-        .context("reindex failed")?;
+    let indexed = within("the rebuild", indexing::reindex(&pool, &index_dir)).await?;
     let rebuild = started.elapsed();
     anyhow::ensure!(
         indexed == loaded.rows,
@@ -200,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     }
     service.stop().await?;
 
-    let build = postgres_baseline::build(&pool).await?;
+    let build = within("the baseline index", postgres_baseline::build(&pool)).await?;
     println!(
         "PostgreSQL baseline: tsvector column {:.1} s, GIN index {:.1} s",
         build.column.as_secs_f64(),
@@ -251,9 +257,7 @@ where
             break;
         }
         let text = kind.text(call);
-        let hits = search(text)
-            .await
-            .with_context(|| format!("searching {text:?}"))?;
+        let hits = call_once(text, search(text)).await?;
         if hits == 0 && !found_nothing.contains(&text) {
             found_nothing.push(text);
         }
@@ -269,9 +273,7 @@ where
         let text = kind.text(call);
         let pending = search(text);
         let sent = Instant::now();
-        pending
-            .await
-            .with_context(|| format!("searching {text:?}"))?;
+        call_once(text, pending).await?;
         latencies.record(sent.elapsed());
     }
     Ok(Run {
@@ -279,6 +281,25 @@ where
         found_nothing,
         cut_short,
     })
+}
+
+/// One search, failing instead of hanging past [`CALL_LIMIT`].
+async fn call_once(
+    text: &str,
+    search: impl Future<Output = anyhow::Result<usize>>,
+) -> anyhow::Result<usize> {
+    tokio::time::timeout(CALL_LIMIT, search)
+        .await
+        .with_context(|| format!("searching {text:?} took longer than {CALL_LIMIT:?}"))?
+        .with_context(|| format!("searching {text:?}"))
+}
+
+/// One setup step, failing instead of hanging past [`SETUP_LIMIT`].
+async fn within<T>(step: &str, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(SETUP_LIMIT, work)
+        .await
+        .with_context(|| format!("{step} took longer than {SETUP_LIMIT:?}"))?
+        .with_context(|| format!("{step} failed"))
 }
 
 async fn grpc_search(mut client: Client, text: &str) -> anyhow::Result<usize> {
