@@ -33,6 +33,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     channel: Channel,
+    owned_index_dir: Option<std::path::PathBuf>,
     // Dropped last: the database outlives the server using it.
     _database: TestDatabase,
 }
@@ -62,7 +63,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_database(database.url());
     settings.identity = IdentityConfig::development().0.with_secret(TEST_SECRET);
     settings.throttle = ThrottleConfig::disabled();
+    let generated_index_dir = settings.search_index_dir.clone();
     configure(&mut settings);
+    // The generated index directory belongs to this app alone; one a test chose outlives it.
+    let owned_index_dir =
+        (settings.search_index_dir == generated_index_dir).then_some(generated_index_dir);
     let minter = TokenMinter::new(&settings.identity).expect("test tokens can be minted");
     let application = Application::build(settings)
         .await
@@ -86,6 +91,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         shutdown,
         server: Some(server),
         channel,
+        owned_index_dir,
         _database: database,
     }
 }
@@ -149,6 +155,10 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(directory) = self.owned_index_dir.take() {
+            // Best effort: a server still shutting down may hold files for a moment.
+            drop(std::fs::remove_dir_all(directory));
+        }
         if let Some(server) = self.server.take() {
             server.abort();
         }
