@@ -13,6 +13,8 @@ const SIGNIFICANT_DIGITS: u8 = 3;
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
     histogram: Histogram<u64>,
+    /// The exact sum, for the mean.
+    total: Duration,
 }
 
 impl Default for LatencyRecorder {
@@ -26,12 +28,16 @@ impl LatencyRecorder {
         let highest = u64::try_from(HIGHEST_TRACKED.as_micros()).unwrap_or(u64::MAX);
         let histogram = Histogram::new_with_bounds(1, highest, SIGNIFICANT_DIGITS)
             .expect("the bounds are valid for an HDR histogram");
-        Self { histogram }
+        Self {
+            histogram,
+            total: Duration::ZERO,
+        }
     }
 
     pub fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.histogram.saturating_record(micros.max(1));
+        self.total += latency;
     }
 
     /// Adds everything `other` recorded.
@@ -40,6 +46,7 @@ impl LatencyRecorder {
         self.histogram
             .add(&other.histogram)
             .expect("recorders share their bounds");
+        self.total += other.total;
     }
 
     pub fn count(&self) -> u64 {
@@ -57,6 +64,14 @@ impl LatencyRecorder {
 
     pub fn p99(&self) -> Duration {
         self.quantile(0.99)
+    }
+
+    /// The exact mean, not the histogram's rounded one.
+    pub fn mean(&self) -> Duration {
+        match u32::try_from(self.count()) {
+            Ok(count) if count > 0 => self.total / count,
+            _ => Duration::ZERO,
+        }
     }
 
     pub fn max(&self) -> Duration {

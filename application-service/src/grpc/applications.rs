@@ -5,7 +5,7 @@ use zayavki_identity::{Throttle, ThrottleKey};
 use zayavki_proto::applications::v1::{self as pb, application_service_server::ApplicationService};
 
 use super::{caller_of, convert, error_status::invalid_field, error_status::to_status};
-use crate::service::{Applications, ListQuery, SearchQuery};
+use crate::service::{Applications, SearchQuery};
 
 pub struct ApplicationGrpc {
     applications: Applications,
@@ -111,13 +111,14 @@ impl ApplicationService for ApplicationGrpc {
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let caller = caller_of(&request)?;
         let body = request.into_inner();
-        let query = ListQuery {
-            applied_from: convert::optional(body.applied_from),
-            applied_to: convert::optional(body.applied_to),
-            statuses: convert::statuses(&body.status, "status").map_err(to_status)?,
-            page_size: Some(i64::from(body.page_size)),
-            page_token: convert::optional(body.page_token),
-        };
+        let query = convert::list_query(
+            body.applied_from,
+            body.applied_to,
+            &body.status,
+            body.page_size,
+            body.page_token,
+        )
+        .map_err(to_status)?;
         let page = self
             .applications
             .list(&caller, query)
@@ -137,13 +138,14 @@ impl ApplicationService for ApplicationGrpc {
         let body = request.into_inner();
         let query = SearchQuery {
             text: body.q,
-            filters: ListQuery {
-                applied_from: convert::optional(body.applied_from),
-                applied_to: convert::optional(body.applied_to),
-                statuses: convert::statuses(&body.status, "status").map_err(to_status)?,
-                page_size: Some(i64::from(body.page_size)),
-                page_token: convert::optional(body.page_token),
-            },
+            filters: convert::list_query(
+                body.applied_from,
+                body.applied_to,
+                &body.status,
+                body.page_size,
+                body.page_token,
+            )
+            .map_err(to_status)?,
         };
         let page = self
             .applications

@@ -4,9 +4,12 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 use zayavki_proto::applications::v1 as pb;
 
-use crate::domain::{
-    Application, ApplicationError, ApplicationStatus, FieldViolation, NewApplicationInput,
-    NewItemInput,
+use crate::{
+    domain::{
+        Application, ApplicationError, ApplicationStatus, FieldViolation, NewApplicationInput,
+        NewItemInput,
+    },
+    service::ListQuery,
 };
 
 pub fn application(application: Application) -> pb::Application {
@@ -90,6 +93,23 @@ pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
         seconds: at.timestamp(),
         nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
     }
+}
+
+/// The listing filters shared by `ListApplications` and `SearchApplications`.
+pub fn list_query(
+    applied_from: String,
+    applied_to: String,
+    status: &[i32],
+    page_size: i32,
+    page_token: String,
+) -> Result<ListQuery, ApplicationError> {
+    Ok(ListQuery {
+        applied_from: optional(applied_from),
+        applied_to: optional(applied_to),
+        statuses: statuses(status, "status")?,
+        page_size: Some(i64::from(page_size)),
+        page_token: optional(page_token),
+    })
 }
 
 /// Empty strings mean "not given" in proto3.

@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::{Applications, now, storage_error};
 use crate::{
     domain::{
-        Application, ApplicationError, ApplicationStatus, Caller, NewApplication,
-        NewApplicationInput, text::parse_request_id,
+        Application, ApplicationError, Caller, NewApplication, NewApplicationInput,
+        text::parse_request_id,
     },
     storage::{
         self,
@@ -151,21 +151,7 @@ fn stamp(caller: &Caller, drafts: Vec<NewApplication>) -> Vec<Application> {
     let filed_at = now();
     drafts
         .into_iter()
-        .map(|draft| Application {
-            id: Uuid::now_v7(),
-            applicant: caller.subject.clone(),
-            title: draft.title,
-            description: draft.description,
-            items: draft.items,
-            total_amount: draft.total_amount,
-            status: ApplicationStatus::New,
-            applied_at: filed_at,
-            updated_at: filed_at,
-            cancel_reason: None,
-            cancelled_at: None,
-            rejection_reason: None,
-            version: 1,
-        })
+        .map(|draft| Application::filed(&caller.subject, draft, filed_at))
         .collect()
 }
 

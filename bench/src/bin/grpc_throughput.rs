@@ -22,7 +22,7 @@ use std::{
 
 use anyhow::Context;
 use application_service::{
-    domain::{Application, ApplicationStatus, NewApplication},
+    domain::{Application, NewApplication},
     grpc::convert,
     storage::{
         application_rows::{ApplicationRow, COLUMNS},
@@ -257,21 +257,7 @@ fn domain_rows(drafts: &[pb::NewApplication]) -> anyhow::Result<Vec<Application>
         .map(|draft| {
             let parsed = NewApplication::parse(convert::new_application(draft.clone()))
                 .map_err(|violations| anyhow::anyhow!("invalid draft: {violations:?}"))?;
-            Ok(Application {
-                id: Uuid::now_v7(),
-                applicant: APPLICANT.to_owned(),
-                title: parsed.title,
-                description: parsed.description,
-                items: parsed.items,
-                total_amount: parsed.total_amount,
-                status: ApplicationStatus::New,
-                applied_at: filed_at,
-                updated_at: filed_at,
-                cancel_reason: None,
-                cancelled_at: None,
-                rejection_reason: None,
-                version: 1,
-            })
+            Ok(Application::filed(APPLICANT, parsed, filed_at))
         })
         .collect()
 }
