@@ -10,10 +10,15 @@ use zayavki_common::{
 };
 use zayavki_identity::{IdentityConfig, ThrottleConfig};
 
+const DEFAULT_READ_QUERIES: usize = 2;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `DATABASE_URL`; the database is created when missing.
     pub database: DatabaseSettings,
+    /// `DATABASE_READ_QUERIES`, default 2: how many reads of single applications by id run at
+    /// once; lookups arriving meanwhile share the next query.
+    pub read_queries: usize,
     /// `APPLICATION_GRPC_ADDR`, default `127.0.0.1:50051`. Port 0 picks a free port.
     pub grpc_address: SocketAddr,
     /// `APPLICATION_HTTP_ADDR`, default `127.0.0.1:8080`.
@@ -45,6 +50,7 @@ impl Settings {
         );
         Ok(Self {
             database,
+            read_queries: env_parse("DATABASE_READ_QUERIES", DEFAULT_READ_QUERIES)?,
             grpc_address: env_parse("APPLICATION_GRPC_ADDR", default_address(50051))?,
             http_address: env_parse("APPLICATION_HTTP_ADDR", default_address(8080))?,
             cors_allowed_origins: match env_list("CORS_ALLOWED_ORIGINS") {
@@ -64,6 +70,7 @@ impl Settings {
     pub fn for_database(database_url: &str) -> Self {
         Self {
             database: DatabaseSettings::new(database_url),
+            read_queries: DEFAULT_READ_QUERIES,
             grpc_address: default_address(0),
             http_address: default_address(0),
             cors_allowed_origins: default_cors_origins(),
@@ -79,6 +86,11 @@ impl Settings {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         self.database.database_name().context("DATABASE_URL")?;
+        anyhow::ensure!(
+            (1..=self.database.max_connections as usize).contains(&self.read_queries),
+            "DATABASE_READ_QUERIES must be between 1 and DATABASE_MAX_CONNECTIONS ({})",
+            self.database.max_connections
+        );
         Ok(())
     }
 }

@@ -3,6 +3,9 @@
 //! `application-service` serves; `application-service reindex` rebuilds the search index from
 //! PostgreSQL (run it while the service is stopped: the index directory has one writer).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use application_service::{config::Settings, indexing, startup::Application};
 use zayavki_common::{database::lazy_pool, shutdown, telemetry};

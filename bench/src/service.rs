@@ -18,6 +18,10 @@ use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
 use zayavki_proto::applications::v1::application_service_client::ApplicationServiceClient;
 use zayavki_testkit::TestDatabase;
 
+/// The clients' HTTP/2 windows for answers (a batch's answer is a few hundred KiB), as a
+/// client of a batch API would set them.
+const CLIENT_STREAM_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+const CLIENT_CONNECTION_WINDOW_BYTES: u32 = 8 * 1024 * 1024;
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// A running application-service; stopped and its database dropped when this is dropped.
@@ -109,6 +113,8 @@ impl Drop for RunningService {
 pub async fn connect_channels(address: SocketAddr, count: usize) -> anyhow::Result<Vec<Channel>> {
     let endpoint = Endpoint::from_shared(format!("http://{address}"))?
         .connect_timeout(Duration::from_secs(5))
+        .initial_stream_window_size(CLIENT_STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(CLIENT_CONNECTION_WINDOW_BYTES)
         .tcp_nodelay(true);
     let mut channels = Vec::with_capacity(count);
     for _ in 0..count.max(1) {

@@ -7,10 +7,12 @@
 //! same query rebuilds a deleted index from zero, and runs at start-up and on a short timer
 //! (writes by other replicas).
 //!
-//! Writes made by this replica do not wait for that horizon: the use cases send the ids they
-//! changed, and the same loop re-reads exactly those rows and indexes them at once, so a long
-//! transaction elsewhere on the server cannot delay them. Both paths read the current row and run
-//! one after the other in one task, so the last document written is always the newest.
+//! Writes made by this replica do not wait for that horizon: the use cases announce what they
+//! changed, and the same loop indexes it at once: filed applications straight from the values
+//! stored (their transaction is not yet behind the watermark, so catching up still reads them
+//! and corrects any later change), status changes by re-reading the rows. Under a stream of
+//! writes, announcements are gathered into one commit at most every
+//! `ANNOUNCED_COMMIT_SPACING`. Everything runs one step after the other in one task.
 
 mod catch_up;
 mod open;
@@ -18,16 +20,21 @@ mod open;
 use std::{path::Path, time::Duration};
 
 use sqlx::PgPool;
+use tokio::time::Instant;
 use zayavki_common::shutdown::CancellationToken;
 use zayavki_search::SearchIndex;
 
 use crate::service::ChangeReceiver;
 
-pub use catch_up::{IndexedVersions, catch_up, index_changed};
+pub use catch_up::{IndexedVersions, catch_up, index_changes};
 pub use open::open_or_rebuild;
 
 /// How often the index looks for writes it was not told about (other replicas).
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// The least time between two commits of announced writes. A commit costs about as much as
+/// indexing a few thousand applications, so under a stream of writes whatever arrives in
+/// between is gathered into one commit; a lone write is indexed at once.
+const ANNOUNCED_COMMIT_SPACING: Duration = Duration::from_millis(200);
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 
 /// Indexes this replica's writes as they are announced, and catches up with everything else on
@@ -39,17 +46,22 @@ pub async fn run_sync(
     shutdown: CancellationToken,
 ) {
     let mut indexed_versions = IndexedVersions::new();
+    let mut next_catch_up = Instant::now();
+    let mut next_announced_commit = Instant::now();
     loop {
-        match catch_up(&pool, &index, &mut indexed_versions).await {
-            Ok(0) => {}
-            Ok(indexed) => tracing::debug!(indexed, "search index caught up"),
-            Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "search index catch-up failed");
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(RETRY_AFTER_FAILURE) => continue,
+        if Instant::now() >= next_catch_up {
+            match catch_up(&pool, &index, &mut indexed_versions).await {
+                Ok(0) => {}
+                Ok(indexed) => tracing::debug!(indexed, "search index caught up"),
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "search index catch-up failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RETRY_AFTER_FAILURE) => continue,
+                    }
                 }
             }
+            next_catch_up = Instant::now() + POLL_INTERVAL;
         }
         let announced = async {
             match changes.as_mut() {
@@ -59,17 +71,23 @@ pub async fn run_sync(
         };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(POLL_INTERVAL) => {}
-            ids = announced => match ids {
-                Some(mut ids) => {
+            () = tokio::time::sleep_until(next_catch_up) => {}
+            announced = announced => match announced {
+                Some(change) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep_until(next_announced_commit) => {}
+                    }
+                    let mut gathered = vec![change];
                     if let Some(receiver) = changes.as_mut() {
                         while let Ok(more) = receiver.try_recv() {
-                            ids.extend(more);
+                            gathered.push(more);
                         }
                     }
-                    if let Err(error) = index_changed(&pool, &index, ids, &mut indexed_versions).await {
+                    if let Err(error) = index_changes(&pool, &index, gathered, &mut indexed_versions).await {
                         tracing::warn!(error = format!("{error:#}"), "indexing announced changes failed");
                     }
+                    next_announced_commit = Instant::now() + ANNOUNCED_COMMIT_SPACING;
                 }
                 // Every sender is gone; the timer keeps the index in step.
                 None => changes = None,

@@ -1,6 +1,6 @@
 //! Cancelling an application, by its applicant or an operator.
 
-use super::{Applications, now, storage_error};
+use super::{Applications, Change, now, storage_error};
 use crate::{
     domain::{
         Application, ApplicationError, ApplicationStatus, Caller,
@@ -62,7 +62,7 @@ impl Applications {
                 .map_err(storage_error)?
             {
                 transaction.commit().await.map_err(storage_error)?;
-                self.announce_change(vec![cancelled.id]);
+                self.announce_change(Change::Touched(vec![cancelled.id]));
                 tracing::info!(id = %cancelled.id, "application cancelled");
                 return Ok(cancelled);
             }

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Applications, now, storage_error};
+use super::{Applications, Change, now, storage_error};
 use crate::{
     domain::{
         Application, ApplicationError, Caller, NewApplication, NewApplicationInput,
@@ -121,13 +121,14 @@ impl Applications {
         storage::applications::insert_all(&mut transaction, &applications)
             .await
             .map_err(storage_error)?;
+        let transaction_id = storage::applications::transaction_id(&mut transaction)
+            .await
+            .map_err(storage_error)?;
         transaction.commit().await.map_err(storage_error)?;
-        self.announce_change(
-            applications
-                .iter()
-                .map(|application| application.id)
-                .collect(),
-        );
+        self.announce_change(Change::Filed {
+            transaction: transaction_id,
+            applications: applications.clone(),
+        });
         tracing::info!(count = applications.len(), "applications filed");
         Ok(Created {
             value: applications,

@@ -1,6 +1,6 @@
 //! The internal lifecycle the business process drives: NEW → PROCESSING → COMPLETED/REJECTED.
 
-use super::{Applications, cancel::MAX_WRITE_ATTEMPTS, now, storage_error};
+use super::{Applications, Change, cancel::MAX_WRITE_ATTEMPTS, now, storage_error};
 use crate::{
     domain::{
         Application, ApplicationError, ApplicationStatus, Caller,
@@ -74,7 +74,7 @@ impl Applications {
                 .map_err(storage_error)?
             {
                 transaction.commit().await.map_err(storage_error)?;
-                self.announce_change(vec![changed.id]);
+                self.announce_change(Change::Touched(vec![changed.id]));
                 tracing::info!(id = %changed.id, status = %changed.status, "application moved");
                 return Ok(changed);
             }

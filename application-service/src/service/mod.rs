@@ -19,28 +19,48 @@ pub use lifecycle::Transition;
 pub use query::{ListQuery, Page};
 pub use search::{SearchQuery, SearchResult};
 
-use crate::domain::ApplicationError;
+use crate::{
+    domain::{Application, ApplicationError},
+    storage::coalesced_reads::CoalescedReads,
+};
 
 /// Application use cases over one PostgreSQL pool.
 #[derive(Clone)]
 pub struct Applications {
     pool: PgPool,
+    /// Single applications by id, many lookups per query under load.
+    reads: CoalescedReads,
     /// Derived from PostgreSQL by `crate::indexing`; only read here.
     search_index: SearchIndex,
-    /// Ids of the applications each committed write touched, so derived views (the search
-    /// index) pick them up at once.
-    changes: mpsc::UnboundedSender<Vec<Uuid>>,
+    /// What each committed write changed, so derived views (the search index) pick it up at
+    /// once.
+    changes: mpsc::UnboundedSender<Change>,
     /// The receiving end, taken once by whoever keeps the derived views.
     change_receiver: Arc<Mutex<Option<ChangeReceiver>>>,
 }
 
-/// Ids of changed applications, one message per committed write.
-pub type ChangeReceiver = mpsc::UnboundedReceiver<Vec<Uuid>>;
+/// What a committed write changed, one message per write.
+#[derive(Debug)]
+pub enum Change {
+    /// Applications filed by transaction `transaction` (its `pg_current_xact_id`), exactly as
+    /// stored.
+    Filed {
+        transaction: u64,
+        applications: Vec<Application>,
+    },
+    /// Applications whose new state is to be read from the database.
+    Touched(Vec<Uuid>),
+}
+
+pub type ChangeReceiver = mpsc::UnboundedReceiver<Change>;
 
 impl Applications {
-    pub fn new(pool: PgPool, search_index: SearchIndex) -> Self {
+    /// Must be called on a Tokio runtime: it starts the coalescing reader, which runs at most
+    /// `read_queries` reads by id at a time.
+    pub fn new(pool: PgPool, search_index: SearchIndex, read_queries: usize) -> Self {
         let (changes, change_receiver) = mpsc::unbounded_channel();
         Self {
+            reads: CoalescedReads::start(pool.clone(), read_queries),
             pool,
             search_index,
             changes,
@@ -61,9 +81,9 @@ impl Applications {
         self.change_receiver.lock().await.take()
     }
 
-    fn announce_change(&self, ids: Vec<Uuid>) {
+    fn announce_change(&self, change: Change) {
         // Nobody listening (e.g. a tool without an index) is fine: the feed is an accelerator.
-        drop(self.changes.send(ids));
+        drop(self.changes.send(change));
     }
 }
 
@@ -76,15 +96,29 @@ fn now() -> DateTime<Utc> {
 /// Storage failures: an unreachable database is `Unavailable`, anything else `Internal`.
 fn storage_error(error: impl Into<anyhow::Error>) -> ApplicationError {
     let error = error.into();
-    let unreachable = error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
-    });
+    if is_unreachable(&error) {
+        ApplicationError::Unavailable(error)
+    } else {
+        ApplicationError::Internal(error)
+    }
+}
+
+/// The same for a failure shared by several callers (a coalesced read).
+fn shared_storage_error(error: &anyhow::Error) -> ApplicationError {
+    let unreachable = is_unreachable(error);
+    let error = anyhow::anyhow!("{error:#}");
     if unreachable {
         ApplicationError::Unavailable(error)
     } else {
         ApplicationError::Internal(error)
     }
+}
+
+fn is_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    })
 }

@@ -1,6 +1,6 @@
 //! Reading applications: one by id, or a filtered listing one page at a time.
 
-use super::{Applications, storage_error};
+use super::{Applications, shared_storage_error, storage_error};
 use crate::{
     domain::{
         Application, ApplicationError, ApplicationStatus, AppliedRange, Caller, ListFilter,
@@ -42,10 +42,11 @@ impl Applications {
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Application, ApplicationError> {
         require_role(caller)?;
         let id = parse_id(id).map_err(|reason| ApplicationError::invalid("id", reason))?;
-        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
-        match storage::applications::find(&mut connection, id)
+        match self
+            .reads
+            .find(id)
             .await
-            .map_err(storage_error)?
+            .map_err(|failure| shared_storage_error(failure.error()))?
         {
             Some(application) if caller.may_see(&application.applicant) => Ok(application),
             _ => Err(ApplicationError::NotFound(id.to_string())),

@@ -69,17 +69,30 @@ impl Applications {
             page_size: parsed.page_size.0 as usize,
             page_token,
         };
+        // The hits are read back from PostgreSQL while the index builds their snippets.
         let index = self.search_index.clone();
-        let page = tokio::task::spawn_blocking(move || index.search(&request))
-            .await
+        let (ranked, ranked_ids) = tokio::sync::oneshot::channel();
+        let searching = tokio::task::spawn_blocking(move || {
+            index.search_announcing_hits(&request, |ids| drop(ranked.send(ids)))
+        });
+        let read_back = async {
+            // No ids: the search failed, and says why below.
+            let Ok(ids) = ranked_ids.await else {
+                return Ok(Vec::new());
+            };
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut connection = self.pool.acquire().await.map_err(storage_error)?;
+            storage::applications::find_all(&mut connection, &ids)
+                .await
+                .map_err(storage_error)
+        };
+        let (page, applications) = tokio::join!(searching, read_back);
+        let page = page
             .map_err(|error| ApplicationError::Internal(error.into()))?
             .map_err(search_error)?;
-
-        let ids: Vec<_> = page.hits.iter().map(|hit| hit.id).collect();
-        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
-        let applications = storage::applications::find_all(&mut connection, &ids)
-            .await
-            .map_err(storage_error)?;
+        let applications = applications?;
         let mut by_id: std::collections::HashMap<_, _> = applications
             .into_iter()
             .map(|application| (application.id, application))

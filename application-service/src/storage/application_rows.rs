@@ -10,7 +10,7 @@ use crate::domain::{Application, Item, Money, item::StoredItem};
 pub const COLUMNS: &str = "id, applicant, title, description, items, total_amount_minor, status, \
      applied_at, updated_at, cancel_reason, cancelled_at, rejection_reason, version";
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct ApplicationRow {
     pub id: Uuid,
     pub applicant: String,

@@ -31,6 +31,15 @@ pub async fn insert_all(
     Ok(())
 }
 
+/// The id of the caller's transaction (assigning one if it has none yet), in the units of
+/// `change_xid`.
+pub async fn transaction_id(connection: &mut PgConnection) -> anyhow::Result<u64> {
+    let id: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint")
+        .fetch_one(connection)
+        .await?;
+    Ok(u64::try_from(id)?)
+}
+
 #[tracing::instrument(skip(connection))]
 pub async fn find(connection: &mut PgConnection, id: Uuid) -> anyhow::Result<Option<Application>> {
     let statement = format!("SELECT {COLUMNS} FROM applications WHERE id = $1");

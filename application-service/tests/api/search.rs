@@ -482,3 +482,63 @@ async fn the_reindex_command_rebuilds_from_postgresql() {
         .expect("reindexed");
     assert_eq!(documents, 1);
 }
+
+/// A filing is indexed from the values announced while catching up has not passed its
+/// transaction (catching up will still read the row); once it has, the row is read again, as
+/// it may have changed since (here: cancelled).
+#[tokio::test]
+async fn announced_filings_behind_the_watermark_are_read_again() {
+    use application_service::{
+        domain::ApplicationStatus,
+        indexing::{IndexedVersions, index_changes},
+        service::Change,
+        storage,
+    };
+    use zayavki_search::{SearchIndex, SearchRequest};
+
+    let app = spawn_app().await;
+    let mut alice = app.applicant("alice");
+    let filed = file(&mut alice, "Стулья офисные", None, &[]).await;
+    alice
+        .cancel_application(pb::CancelApplicationRequest {
+            id: filed.id.clone(),
+            reason: None,
+        })
+        .await
+        .expect("cancelled");
+    let id: uuid::Uuid = filed.id.parse().expect("uuid");
+    let mut connection = app.pool.acquire().await.expect("connection");
+    let mut as_filed = storage::applications::find(&mut connection, id)
+        .await
+        .expect("read")
+        .expect("stored");
+    as_filed.status = ApplicationStatus::New;
+    as_filed.version = 1;
+
+    let transaction = 5_000;
+    for (watermark, indexed_status) in [(transaction - 1, "NEW"), (transaction + 1, "CANCELLED")] {
+        let index = SearchIndex::create_in_ram().expect("index");
+        index
+            .upsert(Vec::new(), Some(watermark))
+            .expect("watermark");
+        let change = Change::Filed {
+            transaction,
+            applications: vec![as_filed.clone()],
+        };
+        index_changes(&app.pool, &index, vec![change], &mut IndexedVersions::new())
+            .await
+            .expect("indexed");
+        let found = index
+            .search(&SearchRequest {
+                statuses: vec![indexed_status.to_owned()],
+                ..SearchRequest::new("стул")
+            })
+            .expect("searched");
+        let ids: Vec<uuid::Uuid> = found.hits.iter().map(|hit| hit.id).collect();
+        assert_eq!(
+            ids,
+            [id],
+            "watermark {watermark}: indexed as {indexed_status}"
+        );
+    }
+}

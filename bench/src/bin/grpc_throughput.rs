@@ -15,6 +15,9 @@
 //! cargo run --release -p zayavki-bench --bin grpc_throughput -- --rows 5000 --seconds 2
 //! ```
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -92,6 +95,10 @@ struct Options {
     /// when not given.
     #[arg(long, env = "BENCH_POOL_SIZE")]
     pool_size: Option<u32>,
+    /// Reads by id the service runs at once (`DATABASE_READ_QUERIES`); the service's default
+    /// when not given.
+    #[arg(long, env = "BENCH_READ_QUERIES")]
+    read_queries: Option<usize>,
     /// Upper bound on requests per path, whatever the duration.
     #[arg(long, env = "BENCH_MAX_REQUESTS", default_value_t = 5_000_000)]
     max_requests: u64,
@@ -112,6 +119,9 @@ async fn main() -> anyhow::Result<()> {
     let service = spawn_service(|settings| {
         if let Some(pool_size) = options.pool_size {
             settings.database.max_connections = pool_size;
+        }
+        if let Some(read_queries) = options.read_queries {
+            settings.read_queries = read_queries;
         }
     })
     .await?;

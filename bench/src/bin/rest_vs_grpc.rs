@@ -13,6 +13,9 @@
 //! cargo run --release -p zayavki-bench --bin rest_vs_grpc -- --rows 2000 --seconds 3
 //! ```
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::{
     fmt::Write as _, io::Write as _, path::Path, process::Command, sync::Arc, time::Duration,
 };

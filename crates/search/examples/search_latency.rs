@@ -1,6 +1,9 @@
 //! Measures search latency on generated applications.
 //!
 //! `cargo run --release -p zayavki-search --example search_latency -- [documents] [rounds] [page size]`
+//!
+//! With `SEARCH_LATENCY_INDEX_DIR` set, the index is kept in that directory and reused by the
+//! next run when it already holds documents.
 
 use std::time::{Duration, Instant};
 
@@ -32,10 +35,14 @@ fn main() -> anyhow::Result<()> {
     let rounds: usize = arguments.next().map_or(Ok(200), |value| value.parse())?;
     let page_size: usize = arguments.next().map_or(Ok(20), |value| value.parse())?;
 
-    let index = SearchIndex::create_in_ram()?;
+    let index = match std::env::var_os("SEARCH_LATENCY_INDEX_DIR") {
+        Some(dir) => SearchIndex::open_or_create(std::path::Path::new(&dir))?,
+        None => SearchIndex::create_in_ram()?,
+    };
     let started = Instant::now();
+    let fill = index.document_count() == 0;
     let mut generated = sample_data::generate_realistic_documents(documents, 42).peekable();
-    while generated.peek().is_some() {
+    while fill && generated.peek().is_some() {
         let batch: Vec<_> = generated.by_ref().take(10_000).collect();
         index.upsert(batch, None)?;
     }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::directory::error::{OpenDirectoryError, OpenReadError};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
 use tantivy::schema::Schema;
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
@@ -18,12 +19,13 @@ use uuid::Uuid;
 use crate::analyzer::register_analyzers;
 use crate::document::ApplicationDocument;
 use crate::page_token::{PageToken, request_fingerprint};
-use crate::query_builder::build_query;
+use crate::query_builder::{build_query, filter_queries, single_word_terms};
 use crate::query_language;
-use crate::ranking::{KeysetTopDocs, RankedDoc};
+use crate::ranking::{KeysetTopDocs, PrunedKeysetTopDocs, RankedDoc};
 use crate::request::{MAX_PAGE_SIZE, SearchError, SearchHit, SearchPage, SearchRequest};
 use crate::schema::{Fields, TextField, build_schema};
 use crate::snippet::Highlighter;
+use crate::writer_thread::WriterThread;
 
 /// Indexing memory per writer thread; tantivy needs at least 15 MB.
 const WRITER_MEMORY_PER_THREAD: usize = 32 * 1024 * 1024;
@@ -76,7 +78,9 @@ pub struct SearchIndex {
 struct Inner {
     fields: Fields,
     reader: IndexReader,
+    /// Used only on `writer_thread`.
     writer: Mutex<IndexWriter>,
+    writer_thread: WriterThread,
     /// The watermark of the last commit, cached so reading it needs no disk access.
     watermark: Mutex<Option<u64>>,
 }
@@ -148,7 +152,13 @@ impl SearchIndex {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .clamp(1, MAX_WRITER_THREADS);
-        let writer = index.writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)?;
+        let writer_thread = WriterThread::start()?;
+        let writer_index = index.clone();
+        let writer = writer_thread
+            .run(move || {
+                writer_index.writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
+            })
+            .map_err(|error| TantivyError::SystemError(format!("{error:#}")))??;
         let reader = index
             .reader_builder()
             // Commits reload the reader themselves, so their documents are visible as soon as
@@ -161,6 +171,7 @@ impl SearchIndex {
                 fields,
                 reader,
                 writer: Mutex::new(writer),
+                writer_thread,
                 watermark: Mutex::new(payload.watermark),
             }),
         })
@@ -173,6 +184,15 @@ impl SearchIndex {
     /// the later document wins.
     #[tracing::instrument(skip_all, fields(documents = documents.len(), ?watermark))]
     pub fn upsert(
+        &self,
+        documents: Vec<ApplicationDocument>,
+        watermark: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let index = self.clone();
+        self.on_writer_thread(move || index.upsert_here(documents, watermark))
+    }
+
+    fn upsert_here(
         &self,
         documents: Vec<ApplicationDocument>,
         watermark: Option<u64>,
@@ -195,6 +215,12 @@ impl SearchIndex {
     /// [`upsert`](Self::upsert).
     #[tracing::instrument(skip_all, fields(ids = ids.len(), ?watermark))]
     pub fn delete(&self, ids: &[Uuid], watermark: Option<u64>) -> anyhow::Result<()> {
+        let index = self.clone();
+        let ids = ids.to_vec();
+        self.on_writer_thread(move || index.delete_here(&ids, watermark))
+    }
+
+    fn delete_here(&self, ids: &[Uuid], watermark: Option<u64>) -> anyhow::Result<()> {
         let mut writer = self.lock_writer();
         let watermark = watermark.or_else(|| self.watermark());
         for id in ids {
@@ -207,6 +233,11 @@ impl SearchIndex {
     /// Removes every document and commits with no watermark, so a rebuild starts from scratch.
     #[tracing::instrument(skip_all)]
     pub fn clear(&self) -> anyhow::Result<()> {
+        let index = self.clone();
+        self.on_writer_thread(move || index.clear_here())
+    }
+
+    fn clear_here(&self) -> anyhow::Result<()> {
         let mut writer = self.lock_writer();
         let result = writer
             .delete_all_documents()
@@ -230,6 +261,17 @@ impl SearchIndex {
 
     /// Runs a search; see [`SearchRequest`] and the crate documentation.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchPage, SearchError> {
+        self.search_announcing_hits(request, |_| {})
+    }
+
+    /// [`search`](Self::search), calling `on_ranked` with the page's ids, best first, as soon
+    /// as they are known and before the snippets are built: a caller that fetches the hits
+    /// from elsewhere can start doing so meanwhile. Not called when the search fails.
+    pub fn search_announcing_hits(
+        &self,
+        request: &SearchRequest,
+        on_ranked: impl FnOnce(Vec<Uuid>),
+    ) -> Result<SearchPage, SearchError> {
         let page_size = request.page_size;
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(SearchError::InvalidPageSize(page_size));
@@ -249,6 +291,7 @@ impl SearchIndex {
             _ => false,
         };
         if empty_range {
+            on_ranked(Vec::new());
             return Ok(SearchPage {
                 hits: Vec::new(),
                 next_page_token: None,
@@ -256,16 +299,39 @@ impl SearchIndex {
         }
 
         let fields = &self.inner.fields;
-        let query = build_query(&parsed, request, fields);
         let searcher = self.inner.reader.searcher();
-        let collector = KeysetTopDocs {
-            // One extra hit tells whether another page follows.
-            limit: page_size + 1,
-            after,
+        // One extra hit tells whether another page follows.
+        let limit = page_size + 1;
+        let searched = match single_word_terms(&parsed, fields) {
+            Some(texts) => {
+                let scoring = EnableScoring::enabled_from_searcher(&searcher);
+                let weights = |queries: &[Box<dyn Query>]| {
+                    queries
+                        .iter()
+                        .map(|query| query.weight(scoring))
+                        .collect::<tantivy::Result<Vec<_>>>()
+                };
+                let filters = filter_queries(request, fields);
+                let collector = PrunedKeysetTopDocs {
+                    limit,
+                    after,
+                    texts: weights(&texts).map_err(searching_failed)?,
+                    filters: weights(&filters).map_err(searching_failed)?,
+                };
+                let disjunction = BooleanQuery::new(
+                    texts
+                        .into_iter()
+                        .map(|text| (Occur::Should, text))
+                        .collect(),
+                );
+                searcher.search(&disjunction, &collector)
+            }
+            None => {
+                let query = build_query(&parsed, request, fields);
+                searcher.search(&*query, &KeysetTopDocs { limit, after })
+            }
         };
-        let mut ranked = searcher.search(&*query, &collector).map_err(|error| {
-            SearchError::Internal(anyhow::Error::new(error).context("searching"))
-        })?;
+        let mut ranked = searched.map_err(searching_failed)?;
         let next_page_token = if ranked.len() > page_size {
             ranked.truncate(page_size);
             ranked.last().map(|last| {
@@ -278,6 +344,12 @@ impl SearchIndex {
         } else {
             None
         };
+        on_ranked(
+            ranked
+                .iter()
+                .map(|ranked_doc| Uuid::from_u128(ranked_doc.position.id))
+                .collect(),
+        );
         let mut highlighter = Highlighter::new(&parsed, fields);
         let hits = ranked
             .iter()
@@ -287,6 +359,14 @@ impl SearchIndex {
             hits,
             next_page_token,
         })
+    }
+
+    /// Runs a write on the writer thread (see `writer_thread`) and waits for it.
+    fn on_writer_thread(
+        &self,
+        write: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.inner.writer_thread.run(write)?
     }
 
     /// The writer, taken back from a thread that panicked while holding it: its uncommitted
@@ -345,6 +425,10 @@ fn hit(
         score: ranked.position.score,
         snippet: highlighter.snippet(&stored),
     })
+}
+
+fn searching_failed(error: TantivyError) -> SearchError {
+    SearchError::Internal(anyhow::Error::new(error).context("searching"))
 }
 
 fn id_term(fields: &Fields, id: Uuid) -> Term {

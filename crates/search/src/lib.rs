@@ -42,6 +42,7 @@ mod request;
 pub mod sample_data;
 mod schema;
 mod snippet;
+mod writer_thread;
 
 pub use document::{ApplicationDocument, STATUSES};
 pub use index::{IndexOpenError, SearchIndex};

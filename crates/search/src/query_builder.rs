@@ -37,16 +37,39 @@ pub(crate) fn build_query(
 }
 
 fn clause_query(clause: &Clause, fields: &Fields) -> Box<dyn Query> {
-    let per_text = fields.texts().into_iter().map(|text| {
-        let query = match clause {
-            Clause::Word { stem } => word_query(text, stem),
-            Clause::Prefix { prefix } => prefix_query(text, prefix),
-            Clause::Phrase { stems } => phrase_query(text, stems),
-        };
-        let boosted: Box<dyn Query> = Box::new(BoostQuery::new(query, text.boost));
-        (Occur::Should, boosted)
-    });
+    let per_text = per_text_queries(clause, fields)
+        .into_iter()
+        .map(|query| (Occur::Should, query));
     Box::new(BooleanQuery::new(per_text.collect()))
+}
+
+/// The clause in each searchable text, boosted by the text's weight; a document matches the
+/// clause when it matches in any of them, and scores their sum.
+fn per_text_queries(clause: &Clause, fields: &Fields) -> Vec<Box<dyn Query>> {
+    fields
+        .texts()
+        .into_iter()
+        .map(|text| {
+            let query = match clause {
+                Clause::Word { stem } => word_query(text, stem),
+                Clause::Prefix { prefix } => prefix_query(text, prefix),
+                Clause::Phrase { stems } => phrase_query(text, stems),
+            };
+            Box::new(BoostQuery::new(query, text.boost)) as Box<dyn Query>
+        })
+        .collect()
+}
+
+/// For a query of one plain word, its term query in each text: a disjunction of term queries,
+/// which block-max WAND can rank without scoring every match (see `ranking`). None otherwise.
+pub(crate) fn single_word_terms(
+    parsed: &ParsedQuery,
+    fields: &Fields,
+) -> Option<Vec<Box<dyn Query>>> {
+    match parsed.clauses.as_slice() {
+        [clause @ Clause::Word { .. }] => Some(per_text_queries(clause, fields)),
+        _ => None,
+    }
 }
 
 fn word_query(text: TextField, stem: &str) -> Box<dyn Query> {
@@ -76,7 +99,8 @@ fn phrase_query(text: TextField, stems: &[(usize, String)]) -> Box<dyn Query> {
     Box::new(PhraseQuery::new_with_offset(terms))
 }
 
-fn filter_queries(request: &SearchRequest, fields: &Fields) -> Vec<Box<dyn Query>> {
+/// The request's filters (status, applicant, dates), each scoring nothing.
+pub(crate) fn filter_queries(request: &SearchRequest, fields: &Fields) -> Vec<Box<dyn Query>> {
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if !request.statuses.is_empty() {
         let statuses = request

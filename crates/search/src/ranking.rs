@@ -1,5 +1,10 @@
 //! Collects one page of hits in (score descending, id ascending) order, starting after a
 //! keyset cursor.
+//!
+//! Two collectors give the same kind of page: [`KeysetTopDocs`] scores every match, for any
+//! query; [`PrunedKeysetTopDocs`] serves one-word queries with block-max WAND, which skips the
+//! blocks of matches that cannot reach the page. A request always takes the same one (its page
+//! token pins the query), so scores compare exactly from page to page.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -7,7 +12,8 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
-use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::query::{Scorer, Weight};
+use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
 
 use crate::page_token::RankPosition;
 use crate::schema::{ID_HIGH_FIELD, ID_LOW_FIELD};
@@ -77,11 +83,106 @@ impl Collector for KeysetTopDocs {
     }
 
     fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
-        let mut all: Vec<RankedDoc> = segment_fruits.into_iter().flatten().collect();
-        all.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
-        all.truncate(self.limit);
-        Ok(all)
+        Ok(best_of(segment_fruits, self.limit))
     }
+}
+
+fn best_of(segment_fruits: Vec<Vec<RankedDoc>>, limit: usize) -> Vec<RankedDoc> {
+    let mut all: Vec<RankedDoc> = segment_fruits.into_iter().flatten().collect();
+    all.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
+    all.truncate(limit);
+    all
+}
+
+/// How far below the page's worst score WAND is told to stop: far more than the rounding
+/// difference between two summation orders of a handful of scores (about 1e-7 relative).
+const WAND_MARGIN: Score = 1e-4;
+
+/// The same page as [`KeysetTopDocs`], for a query that is a disjunction of term queries (one
+/// word in every text), found with block-max WAND: once the page is full, blocks of documents
+/// whose best possible score is below the page's worst are skipped without being scored.
+///
+/// WAND adds up a document's per-text scores in an order that depends on how far each posting
+/// list has moved, so the last bit of its sum can differ between two pages. Each document it
+/// reports is therefore scored again here, as the sum of `texts` in their fixed order, and
+/// ranked by that; the threshold handed back to WAND is lowered by [`WAND_MARGIN`], so a
+/// document that could belong on the page is never skipped. Documents must also match every
+/// `filters` weight (checked the same way, by seeking).
+pub(crate) struct PrunedKeysetTopDocs {
+    pub limit: usize,
+    pub after: Option<RankPosition>,
+    /// One weight per text, in a fixed order; the query's clauses.
+    pub texts: Vec<Box<dyn Weight>>,
+    /// Conditions every document must meet (status, applicant, dates).
+    pub filters: Vec<Box<dyn Weight>>,
+}
+
+impl Collector for PrunedKeysetTopDocs {
+    type Fruit = Vec<RankedDoc>;
+    type Child = KeysetSegmentCollector;
+
+    fn for_segment(
+        &self,
+        segment_ord: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<KeysetSegmentCollector> {
+        KeysetTopDocs {
+            limit: self.limit,
+            after: self.after,
+        }
+        .for_segment(segment_ord, segment)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
+        Ok(best_of(segment_fruits, self.limit))
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Vec<RankedDoc>> {
+        let mut collector = self.for_segment(segment_ord, reader)?;
+        let scorers = |weights: &[Box<dyn Weight>]| {
+            weights
+                .iter()
+                .map(|weight| weight.scorer(reader, 1.0))
+                .collect::<tantivy::Result<Vec<_>>>()
+        };
+        let mut texts = scorers(&self.texts)?;
+        let mut filters = scorers(&self.filters)?;
+        let alive = reader.alive_bitset();
+        weight.for_each_pruning(Score::MIN, reader, &mut |doc, _summed_by_wand| {
+            let counts = alive.is_none_or(|alive| alive.is_alive(doc))
+                && filters.iter_mut().all(|filter| positioned_on(filter, doc));
+            if counts {
+                let score = texts
+                    .iter_mut()
+                    .filter_map(|text| positioned_on(text, doc).then(|| text.score()))
+                    .fold(0.0, |sum, score| sum + score);
+                collector.collect(doc, score);
+            }
+            collector.pruning_threshold()
+        })?;
+        Ok(collector.harvest())
+    }
+}
+
+/// Moves `scorer` forward to `doc` if it is behind; whether it holds `doc`. WAND reports
+/// documents in increasing order, so scorers only ever move forward.
+fn positioned_on(scorer: &mut Box<dyn Scorer>, doc: DocId) -> bool {
+    let current = scorer.doc();
+    let current = if current < doc && current != TERMINATED {
+        scorer.seek(doc)
+    } else {
+        current
+    };
+    current == doc
 }
 
 pub(crate) struct KeysetSegmentCollector {
@@ -96,6 +197,17 @@ pub(crate) struct KeysetSegmentCollector {
 impl KeysetSegmentCollector {
     fn id_of(&self, doc: DocId) -> u128 {
         (u128::from(self.id_high.get_val(doc)) << 64) | u128::from(self.id_low.get_val(doc))
+    }
+
+    /// The score below which a document cannot enter the page, less [`WAND_MARGIN`]; the
+    /// lowest possible score until the page is full.
+    fn pruning_threshold(&self) -> Score {
+        match self.best.peek() {
+            Some(worst) if self.best.len() >= self.limit && worst.0.position.score > 0.0 => {
+                worst.0.position.score * (1.0 - WAND_MARGIN)
+            }
+            _ => Score::MIN,
+        }
     }
 }
 

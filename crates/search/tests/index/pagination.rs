@@ -206,3 +206,56 @@ fn page_size_is_checked() {
         ));
     }
 }
+
+/// One-word queries are ranked with block-max WAND, which skips documents that cannot reach a
+/// full page. Small pages (pruning hard, with deleted documents and several segments) must give
+/// exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
+/// with a status filter too.
+#[test]
+fn pruned_small_pages_rank_exactly_like_one_unpruned_page() {
+    let index = zayavki_search::SearchIndex::create_in_ram().expect("in-memory index");
+    let documents: Vec<ApplicationDocument> =
+        zayavki_search::sample_data::generate_realistic_documents(6_000, 11).collect();
+    for chunk in documents.chunks(1_000) {
+        index.upsert(chunk.to_vec(), None).expect("indexed");
+    }
+    // Re-indexed documents leave deleted copies behind in the older segments.
+    let changed: Vec<ApplicationDocument> = documents
+        .iter()
+        .step_by(7)
+        .map(|document| ApplicationDocument {
+            status: "CANCELLED".to_owned(),
+            ..document.clone()
+        })
+        .collect();
+    index.upsert(changed, None).expect("re-indexed");
+
+    for (query, statuses) in [
+        ("бумага", vec![]),
+        ("ложка", vec![]),
+        ("monitor", vec![]),
+        ("бумага", vec!["NEW".to_owned()]),
+    ] {
+        let everything = SearchRequest {
+            page_size: MAX_PAGE_SIZE,
+            statuses: statuses.clone(),
+            ..SearchRequest::new(query)
+        };
+        let all = page(&index, &everything);
+        assert!(
+            all.next_page_token.is_none() && all.hits.len() > 45,
+            "{query}: {} hits on one page",
+            all.hits.len()
+        );
+        let expected: Vec<Uuid> = all.hits.iter().map(|hit| hit.id).collect();
+        let (paged, pages) = walk(
+            &index,
+            &SearchRequest {
+                page_size: 9,
+                ..everything
+            },
+        );
+        assert!(pages > 5);
+        assert_eq!(paged, expected, "{query} {statuses:?}");
+    }
+}
