@@ -125,10 +125,10 @@ struct Chunk {
     to_index: Vec<ChangedRow>,
 }
 
-/// The range's condition and order. The order names the table's columns: the bare
+/// The range's condition, order and chunk size. The order names the table's columns: the bare
 /// `change_xid` would be the bigint output column, which no index provides, and every chunk
 /// would sort all remaining rows.
-const RANGE_CONDITION: &str = "change_xid >= $1::bigint::text::xid8 AND change_xid < $2::bigint::text::xid8 \
+const RANGE_CLAUSES: &str = "change_xid >= $1::bigint::text::xid8 AND change_xid < $2::bigint::text::xid8 \
      AND ($3::bigint IS NULL OR (change_xid, id) > ($3::bigint::text::xid8, $4::uuid)) \
      ORDER BY applications.change_xid, applications.id LIMIT $5";
 
@@ -143,7 +143,7 @@ async fn read_chunk(
     if already_indexed.is_empty() {
         let rows: Vec<ChangedRow> = bind_range(
             sqlx::query_as(&format!(
-                "SELECT {CHANGED_COLUMNS} FROM applications WHERE {RANGE_CONDITION}"
+                "SELECT {CHANGED_COLUMNS} FROM applications WHERE {RANGE_CLAUSES}"
             )),
             range,
         )
@@ -157,7 +157,7 @@ async fn read_chunk(
     }
     let keys: Vec<(Uuid, i64, i64)> = bind_range(
         sqlx::query_as(&format!(
-            "SELECT id, version, change_xid::text::bigint FROM applications WHERE {RANGE_CONDITION}"
+            "SELECT id, version, change_xid::text::bigint FROM applications WHERE {RANGE_CLAUSES}"
         )),
         range,
     )

@@ -96,17 +96,16 @@ fn now() -> DateTime<Utc> {
 /// Storage failures: an unreachable database is `Unavailable`, anything else `Internal`.
 fn storage_error(error: impl Into<anyhow::Error>) -> ApplicationError {
     let error = error.into();
-    if is_unreachable(&error) {
-        ApplicationError::Unavailable(error)
-    } else {
-        ApplicationError::Internal(error)
-    }
+    let unreachable = is_unreachable(&error);
+    classified(error, unreachable)
 }
 
 /// The same for a failure shared by several callers (a coalesced read).
 fn shared_storage_error(error: &anyhow::Error) -> ApplicationError {
-    let unreachable = is_unreachable(error);
-    let error = anyhow::anyhow!("{error:#}");
+    classified(anyhow::anyhow!("{error:#}"), is_unreachable(error))
+}
+
+fn classified(error: anyhow::Error, unreachable: bool) -> ApplicationError {
     if unreachable {
         ApplicationError::Unavailable(error)
     } else {

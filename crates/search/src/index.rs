@@ -313,8 +313,7 @@ impl SearchIndex {
                 };
                 let filters = filter_queries(request, fields);
                 let collector = PrunedKeysetTopDocs {
-                    limit,
-                    after,
+                    page: KeysetTopDocs { limit, after },
                     texts: weights(&texts).map_err(searching_failed)?,
                     filters: weights(&filters).map_err(searching_failed)?,
                 };

@@ -83,15 +83,11 @@ impl Collector for KeysetTopDocs {
     }
 
     fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
-        Ok(best_of(segment_fruits, self.limit))
+        let mut all: Vec<RankedDoc> = segment_fruits.into_iter().flatten().collect();
+        all.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
+        all.truncate(self.limit);
+        Ok(all)
     }
-}
-
-fn best_of(segment_fruits: Vec<Vec<RankedDoc>>, limit: usize) -> Vec<RankedDoc> {
-    let mut all: Vec<RankedDoc> = segment_fruits.into_iter().flatten().collect();
-    all.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
-    all.truncate(limit);
-    all
 }
 
 /// How far below the page's worst score WAND is told to stop: far more than the rounding
@@ -109,8 +105,8 @@ const WAND_MARGIN: Score = 1e-4;
 /// document that could belong on the page is never skipped. Documents must also match every
 /// `filters` weight (checked the same way, by seeking).
 pub(crate) struct PrunedKeysetTopDocs {
-    pub limit: usize,
-    pub after: Option<RankPosition>,
+    /// The page: its size and cursor.
+    pub page: KeysetTopDocs,
     /// One weight per text, in a fixed order; the query's clauses.
     pub texts: Vec<Box<dyn Weight>>,
     /// Conditions every document must meet (status, applicant, dates).
@@ -126,11 +122,7 @@ impl Collector for PrunedKeysetTopDocs {
         segment_ord: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<KeysetSegmentCollector> {
-        KeysetTopDocs {
-            limit: self.limit,
-            after: self.after,
-        }
-        .for_segment(segment_ord, segment)
+        self.page.for_segment(segment_ord, segment)
     }
 
     fn requires_scoring(&self) -> bool {
@@ -138,7 +130,7 @@ impl Collector for PrunedKeysetTopDocs {
     }
 
     fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
-        Ok(best_of(segment_fruits, self.limit))
+        self.page.merge_fruits(segment_fruits)
     }
 
     fn collect_segment(
