@@ -83,9 +83,14 @@ impl Applications {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut connection = self.pool.acquire().await.map_err(storage_error)?;
-            storage::applications::find_all(&mut connection, &ids)
+            // The hits are matched to the ranking by id below, so the rows may come in any
+            // order.
+            storage::applications::find_rows(&self.pool, &ids)
                 .await
+                .map_err(storage_error)?
+                .into_iter()
+                .map(Application::try_from)
+                .collect::<Result<Vec<_>, _>>()
                 .map_err(storage_error)
         };
         let (page, applications) = tokio::join!(searching, read_back);

@@ -1,7 +1,7 @@
 //! Statements on the `applications` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
@@ -48,6 +48,18 @@ pub async fn find(connection: &mut PgConnection, id: Uuid) -> anyhow::Result<Opt
         .fetch_optional(connection)
         .await?;
     row.map(Application::try_from).transpose()
+}
+
+/// The rows of `ids`, in no particular order; missing ids are skipped.
+pub async fn find_rows<'e>(
+    executor: impl PgExecutor<'e>,
+    ids: &[Uuid],
+) -> Result<Vec<ApplicationRow>, sqlx::Error> {
+    let statement = format!("SELECT {COLUMNS} FROM applications WHERE id = ANY($1)");
+    sqlx::query_as(&statement)
+        .bind(ids)
+        .fetch_all(executor)
+        .await
 }
 
 /// Reads `ids` in the order given; missing ids are skipped.

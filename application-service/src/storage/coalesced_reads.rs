@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::application_rows::{ApplicationRow, COLUMNS};
+use super::{application_rows::ApplicationRow, applications::find_rows};
 use crate::domain::Application;
 
 /// The most ids one query carries; more waiting lookups take further queries.
@@ -105,10 +105,7 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
     let mut ids: Vec<Uuid> = batch.iter().map(|lookup| lookup.id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let statement = format!("SELECT {COLUMNS} FROM applications WHERE id = ANY($1)");
-    let rows: Result<Vec<ApplicationRow>, sqlx::Error> =
-        sqlx::query_as(&statement).bind(&ids).fetch_all(pool).await;
-    let rows = match rows {
+    let rows = match find_rows(pool, &ids).await {
         Ok(rows) => rows,
         Err(error) => {
             let failure = ReadFailure(Arc::new(error.into()));

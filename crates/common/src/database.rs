@@ -77,6 +77,10 @@ pub fn lazy_pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
+        // No ping before handing out a connection: it would add a round trip to every
+        // statement. A connection that broke while idle fails its next statement, which is
+        // answered as "unavailable", and the pool replaces it.
+        .test_before_acquire(false)
         .connect_lazy_with(settings.connect_options()?))
 }
 

@@ -27,9 +27,14 @@ use crate::schema::{Fields, TextField, build_schema};
 use crate::snippet::Highlighter;
 use crate::writer_thread::WriterThread;
 
-/// Indexing memory per writer thread; tantivy needs at least 15 MB.
-const WRITER_MEMORY_PER_THREAD: usize = 32 * 1024 * 1024;
-const MAX_WRITER_THREADS: usize = 4;
+/// Documents are analysed on one thread. Each indexing thread writes a segment of its own at
+/// every commit, so a second one doubles the segments to write and merge: on two cores it
+/// costs more CPU per document (68 against 46 µs committing every 1,000 documents,
+/// `examples/indexing_cost.rs`) than it saves in time, and that CPU is taken from requests.
+const INDEXING_THREADS: usize = 1;
+/// Memory for documents waiting to be written as a segment; tantivy needs at least 15 MB.
+/// A full buffer writes a segment, so a rebuild writes one per this much.
+const INDEXING_MEMORY: usize = 64 * 1024 * 1024;
 
 /// Why an index directory could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -149,15 +154,10 @@ impl SearchIndex {
         let payload = CommitPayload::parse(payload.as_deref()).map_err(|error| {
             TantivyError::SchemaError(format!("unexpected commit payload: {error}"))
         })?;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, MAX_WRITER_THREADS);
         let writer_thread = WriterThread::start()?;
         let writer_index = index.clone();
         let writer = writer_thread
-            .run(move || {
-                writer_index.writer_with_num_threads(threads, threads * WRITER_MEMORY_PER_THREAD)
-            })
+            .run(move || writer_index.writer_with_num_threads(INDEXING_THREADS, INDEXING_MEMORY))
             .map_err(|error| TantivyError::SystemError(format!("{error:#}")))??;
         let reader = index
             .reader_builder()

@@ -61,7 +61,8 @@ fn per_text_queries(clause: &Clause, fields: &Fields) -> Vec<Box<dyn Query>> {
 }
 
 /// For a query of one plain word, its term query in each text: a disjunction of term queries,
-/// which block-max WAND can rank without scoring every match (see `ranking`). None otherwise.
+/// whose matches below the page's worst score never reach the collector (see `ranking`). None
+/// otherwise.
 pub(crate) fn single_word_terms(
     parsed: &ParsedQuery,
     fields: &Fields,

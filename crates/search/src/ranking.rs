@@ -2,9 +2,9 @@
 //! keyset cursor.
 //!
 //! Two collectors give the same kind of page: [`KeysetTopDocs`] scores every match, for any
-//! query; [`PrunedKeysetTopDocs`] serves one-word queries with block-max WAND, which skips the
-//! blocks of matches that cannot reach the page. A request always takes the same one (its page
-//! token pins the query), so scores compare exactly from page to page.
+//! query; [`PrunedKeysetTopDocs`] serves one-word queries and hands the collector only the
+//! matches that can reach the page. A request always takes the same one (its page token pins
+//! the query), so scores compare exactly from page to page.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -90,20 +90,29 @@ impl Collector for KeysetTopDocs {
     }
 }
 
-/// How far below the page's worst score WAND is told to stop: far more than the rounding
-/// difference between two summation orders of a handful of scores (about 1e-7 relative).
+/// How far below the page's worst score the disjunction is told to stop: far more than the
+/// rounding difference between two summation orders of a handful of scores (about 1e-7
+/// relative).
 const WAND_MARGIN: Score = 1e-4;
 
 /// The same page as [`KeysetTopDocs`], for a query that is a disjunction of term queries (one
-/// word in every text), found with block-max WAND: once the page is full, blocks of documents
-/// whose best possible score is below the page's worst are skipped without being scored.
+/// word in every text): once the page is full, the disjunction reports only documents that
+/// score at least the page's worst, so the others never reach the collector.
 ///
-/// WAND adds up a document's per-text scores in an order that depends on how far each posting
-/// list has moved, so the last bit of its sum can differ between two pages. Each document it
-/// reports is therefore scored again here, as the sum of `texts` in their fixed order, and
-/// ranked by that; the threshold handed back to WAND is lowered by [`WAND_MARGIN`], so a
-/// document that could belong on the page is never skipped. Documents must also match every
-/// `filters` weight (checked the same way, by seeking).
+/// tantivy ranks such a disjunction with block-max WAND (skipping whole blocks of documents
+/// whose best possible score is too low) only in a segment where every text holds the word; a
+/// word seldom occurs in every text (applicant names), so most segments are scored in full and
+/// filtered by score. Where WAND does run, it adds up a document's per-text scores in an order
+/// that depends on how far each posting list has moved, so the last bit of its sum can differ
+/// between two pages. Each document reported is therefore scored again here, as the sum of
+/// `texts` in their fixed order, and ranked by that; the threshold handed back is lowered by
+/// [`WAND_MARGIN`], so a document that could belong on the page is never skipped. Documents
+/// must also match every `filters` weight (checked the same way, by seeking).
+///
+/// Forcing WAND into every segment (a disjunction of only the texts holding the word) was
+/// measured slower on the benchmark corpus: over a thousand applications share the best score
+/// of a common word exactly, every one of them must be visited to break the tie by id, and
+/// WAND's bookkeeping costs more per visited document than scoring a block in bulk.
 pub(crate) struct PrunedKeysetTopDocs {
     /// The page: its size and cursor.
     pub page: KeysetTopDocs,
@@ -165,6 +174,18 @@ impl Collector for PrunedKeysetTopDocs {
     }
 }
 
+/// How a document with `score` and an id whose high half is `high` ranks against `bound`
+/// (`Less`: before it), or None when only the whole id can tell.
+fn rank_by_high_half(score: Score, high: u64, bound: &RankPosition) -> Option<Ordering> {
+    match bound.score.total_cmp(&score) {
+        Ordering::Equal => match high.cmp(&((bound.id >> 64) as u64)) {
+            Ordering::Equal => None,
+            decided => Some(decided),
+        },
+        decided => Some(decided),
+    }
+}
+
 /// Moves `scorer` forward to `doc` if it is behind; whether it holds `doc`. WAND reports
 /// documents in increasing order, so scorers only ever move forward.
 fn positioned_on(scorer: &mut Box<dyn Scorer>, doc: DocId) -> bool {
@@ -187,8 +208,8 @@ pub(crate) struct KeysetSegmentCollector {
 }
 
 impl KeysetSegmentCollector {
-    fn id_of(&self, doc: DocId) -> u128 {
-        (u128::from(self.id_high.get_val(doc)) << 64) | u128::from(self.id_low.get_val(doc))
+    fn full_id(&self, high: u64, doc: DocId) -> u128 {
+        (u128::from(high) << 64) | u128::from(self.id_low.get_val(doc))
     }
 
     /// The score below which a document cannot enter the page, less [`WAND_MARGIN`]; the
@@ -214,34 +235,86 @@ impl SegmentCollector for KeysetSegmentCollector {
         {
             return;
         }
-        let worst_score = match self.best.peek() {
-            Some(worst) if self.best.len() >= self.limit => Some(worst.0.position.score),
+        let worst = match self.best.peek() {
+            Some(worst) if self.best.len() >= self.limit => Some(worst.0.position),
             _ => None,
         };
-        if worst_score.is_some_and(|worst| score.total_cmp(&worst) == Ordering::Less) {
+        if worst.is_some_and(|worst| score.total_cmp(&worst.score) == Ordering::Less) {
             return;
         }
-        let candidate = ByRank(RankedDoc {
-            position: RankPosition {
-                score,
-                id: self.id_of(doc),
-            },
-            address: DocAddress::new(self.segment_ord, doc),
-        });
+        // Equal scores are common (short, similar titles); the high half of the id settles
+        // almost every tie with one column read instead of two.
+        let high = self.id_high.get_val(doc);
+        let mut full_id = None;
+        let mut rank_against = |bound: RankPosition| {
+            rank_by_high_half(score, high, &bound).unwrap_or_else(|| {
+                let id = *full_id.get_or_insert_with(|| self.full_id(high, doc));
+                RankPosition { score, id }.rank_cmp(&bound)
+            })
+        };
         if self
             .after
-            .is_some_and(|after| candidate.0.position.rank_cmp(&after) != Ordering::Greater)
+            .is_some_and(|after| rank_against(after) != Ordering::Greater)
         {
             return;
         }
+        if worst.is_some_and(|worst| rank_against(worst) != Ordering::Less) {
+            return;
+        }
+        let id = full_id.unwrap_or_else(|| self.full_id(high, doc));
+        let candidate = ByRank(RankedDoc {
+            position: RankPosition { score, id },
+            address: DocAddress::new(self.segment_ord, doc),
+        });
         if self.best.len() < self.limit {
             self.best.push(candidate);
-        } else if let Some(mut worst) = self.best.peek_mut().filter(|worst| candidate < **worst) {
+        } else if let Some(mut worst) = self.best.peek_mut() {
             *worst = candidate;
         }
     }
 
     fn harvest(self) -> Vec<RankedDoc> {
         self.best.into_iter().map(|ByRank(doc)| doc).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_high_half_of_the_id_ranks_like_the_whole_id_or_defers() {
+        let ids = [
+            0_u128,
+            1,
+            u128::from(u64::MAX),
+            1 << 64,
+            (1 << 64) | 7,
+            (5 << 64) | 3,
+            u128::MAX,
+        ];
+        let scores = [0.5_f32, 1.0, 1.0 + f32::EPSILON, 2.0];
+        for &score in &scores {
+            for &id in &ids {
+                let candidate = RankPosition { score, id };
+                for &bound_score in &scores {
+                    for &bound_id in &ids {
+                        let bound = RankPosition {
+                            score: bound_score,
+                            id: bound_id,
+                        };
+                        let whole = candidate.rank_cmp(&bound);
+                        match rank_by_high_half(score, (id >> 64) as u64, &bound) {
+                            Some(decided) => assert_eq!(decided, whole, "{candidate:?} {bound:?}"),
+                            None => assert_eq!(
+                                (score, id >> 64),
+                                (bound_score, bound_id >> 64),
+                                "deferred without a tie"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
     }
 }

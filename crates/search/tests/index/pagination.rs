@@ -207,7 +207,7 @@ fn page_size_is_checked() {
     }
 }
 
-/// One-word queries are ranked with block-max WAND, which skips documents that cannot reach a
+/// One-word queries are ranked by a disjunction that drops documents that cannot reach a
 /// full page. Small pages (pruning hard, with deleted documents and several segments) must give
 /// exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
 /// with a status filter too.
