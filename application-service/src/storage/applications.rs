@@ -1,5 +1,7 @@
 //! Statements on the `applications` table.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -68,14 +70,15 @@ pub async fn find_all(
     connection: &mut PgConnection,
     ids: &[Uuid],
 ) -> anyhow::Result<Vec<Application>> {
-    let statement = format!(
-        "SELECT {COLUMNS} FROM applications a JOIN UNNEST($1::uuid[]) WITH ORDINALITY AS wanted(id, position) USING (id) ORDER BY wanted.position"
-    );
-    let rows: Vec<ApplicationRow> = sqlx::query_as(&statement)
-        .bind(ids)
-        .fetch_all(connection)
-        .await?;
-    rows.into_iter().map(Application::try_from).collect()
+    let mut found: HashMap<Uuid, ApplicationRow> = find_rows(connection, ids)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    ids.iter()
+        .filter_map(|id| found.remove(id))
+        .map(Application::try_from)
+        .collect()
 }
 
 /// One page of a listing, newest first, after `cursor` when given.
