@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::directory::error::{OpenDirectoryError, OpenReadError};
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query};
+use tantivy::query::EnableScoring;
 use tantivy::schema::Schema;
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
@@ -17,11 +17,13 @@ use tantivy::{
 use uuid::Uuid;
 
 use crate::analyzer::register_analyzers;
+use crate::block_max::OneWordPage;
 use crate::document::ApplicationDocument;
+use crate::id_floors::IdFloorCache;
 use crate::page_token::{PageToken, request_fingerprint};
-use crate::query_builder::{build_query, filter_queries, single_word_terms};
+use crate::query_builder::{build_query, filter_queries, one_word_terms};
 use crate::query_language;
-use crate::ranking::{KeysetTopDocs, PrunedKeysetTopDocs, RankedDoc};
+use crate::ranking::{KeysetTopDocs, RankedDoc};
 use crate::request::{MAX_PAGE_SIZE, SearchError, SearchHit, SearchPage, SearchRequest};
 use crate::schema::{Fields, TextField, build_schema};
 use crate::snippet::Highlighter;
@@ -86,6 +88,8 @@ struct Inner {
     /// Used only on `writer_thread`.
     writer: Mutex<IndexWriter>,
     writer_thread: WriterThread,
+    /// Kept up to date by the reader as it warms each new searcher (held weakly there).
+    id_floors: Arc<IdFloorCache>,
     /// The watermark of the last commit, cached so reading it needs no disk access.
     watermark: Mutex<Option<u64>>,
 }
@@ -159,8 +163,11 @@ impl SearchIndex {
         let writer = writer_thread
             .run(move || writer_index.writer_with_num_threads(INDEXING_THREADS, INDEXING_MEMORY))
             .map_err(|error| TantivyError::SystemError(format!("{error:#}")))??;
+        let id_floors = Arc::new(IdFloorCache::default());
+        let warmer: Arc<dyn tantivy::Warmer> = id_floors.clone();
         let reader = index
             .reader_builder()
+            .warmers(vec![Arc::downgrade(&warmer)])
             // Commits reload the reader themselves, so their documents are visible as soon as
             // `upsert` returns; the watcher also picks up merges finished in the background,
             // which keeps the number of segments a search walks small.
@@ -172,6 +179,7 @@ impl SearchIndex {
                 reader,
                 writer: Mutex::new(writer),
                 writer_thread,
+                id_floors,
                 watermark: Mutex::new(payload.watermark),
             }),
         })
@@ -302,28 +310,23 @@ impl SearchIndex {
         let searcher = self.inner.reader.searcher();
         // One extra hit tells whether another page follows.
         let limit = page_size + 1;
-        let searched = match single_word_terms(&parsed, fields) {
-            Some(texts) => {
+        let searched = match one_word_terms(&parsed, fields) {
+            Some(terms) => {
                 let scoring = EnableScoring::enabled_from_searcher(&searcher);
-                let weights = |queries: &[Box<dyn Query>]| {
-                    queries
-                        .iter()
-                        .map(|query| query.weight(scoring))
-                        .collect::<tantivy::Result<Vec<_>>>()
-                };
-                let filters = filter_queries(request, fields);
-                let collector = PrunedKeysetTopDocs {
-                    page: KeysetTopDocs { limit, after },
-                    texts: weights(&texts).map_err(searching_failed)?,
-                    filters: weights(&filters).map_err(searching_failed)?,
-                };
-                let disjunction = BooleanQuery::new(
-                    texts
-                        .into_iter()
-                        .map(|text| (Occur::Should, text))
-                        .collect(),
-                );
-                searcher.search(&disjunction, &collector)
+                filter_queries(request, fields)
+                    .iter()
+                    .map(|filter| filter.weight(scoring))
+                    .collect::<tantivy::Result<Vec<_>>>()
+                    .and_then(|filters| {
+                        OneWordPage {
+                            terms,
+                            filters,
+                            floors: &self.inner.id_floors,
+                            limit,
+                            after,
+                        }
+                        .rank(&searcher)
+                    })
             }
             None => {
                 let query = build_query(&parsed, request, fields);

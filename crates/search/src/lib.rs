@@ -11,6 +11,11 @@
 //! Words match in any grammatical form (Snowball stemming: Russian for Cyrillic words, English
 //! for Latin ones), case-insensitively, with `ё` and `е` treated alike.
 //!
+//! A one-word query normalises a text's length by that text's average length in the
+//! document's index segment rather than in the whole index, which lets it pass over blocks of
+//! documents that cannot reach the page with an exact bound (see `block_max`); identical
+//! applications in different segments may therefore score a hair apart.
+//!
 //! The query syntax is small and forgiving:
 //!
 //! | input                 | meaning                                                   |
@@ -32,7 +37,9 @@
 //! item names, with matched words in `<b>…</b>` and all other text escaped.
 
 mod analyzer;
+mod block_max;
 mod document;
+mod id_floors;
 mod index;
 mod page_token;
 mod query_builder;

@@ -14,6 +14,7 @@ use tantivy::query::{
 };
 use tantivy::schema::IndexRecordOption;
 
+use crate::block_max::WeightedTerm;
 use crate::query_language::{Clause, ParsedQuery};
 use crate::request::SearchRequest;
 use crate::schema::{Fields, TextField};
@@ -60,15 +61,20 @@ fn per_text_queries(clause: &Clause, fields: &Fields) -> Vec<Box<dyn Query>> {
         .collect()
 }
 
-/// For a query of one plain word, its term query in each text: a disjunction of term queries,
-/// whose matches below the page's worst score never reach the collector (see `ranking`). None
-/// otherwise.
-pub(crate) fn single_word_terms(
-    parsed: &ParsedQuery,
-    fields: &Fields,
-) -> Option<Vec<Box<dyn Query>>> {
+/// For a query of one plain word, the word as indexed in each text, with the text's weight, in
+/// the order of [`Fields::texts`] (see `block_max`). None otherwise.
+pub(crate) fn one_word_terms(parsed: &ParsedQuery, fields: &Fields) -> Option<Vec<WeightedTerm>> {
     match parsed.clauses.as_slice() {
-        [clause @ Clause::Word { .. }] => Some(per_text_queries(clause, fields)),
+        [Clause::Word { stem }] => Some(
+            fields
+                .texts()
+                .into_iter()
+                .map(|text| WeightedTerm {
+                    term: Term::from_field_text(text.stemmed, stem),
+                    boost: text.boost,
+                })
+                .collect(),
+        ),
         _ => None,
     }
 }

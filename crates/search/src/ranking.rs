@@ -1,10 +1,10 @@
 //! Collects one page of hits in (score descending, id ascending) order, starting after a
 //! keyset cursor.
 //!
-//! Two collectors give the same kind of page: [`KeysetTopDocs`] scores every match, for any
-//! query; [`PrunedKeysetTopDocs`] serves one-word queries and hands the collector only the
-//! matches that can reach the page. A request always takes the same one (its page token pins
-//! the query), so scores compare exactly from page to page.
+//! [`PageHeap`] holds the page; [`KeysetTopDocs`] fills it from every match of any query, and
+//! `block_max` fills it for one-word queries, skipping blocks of matches that cannot reach it.
+//! A request always takes the same path (its page token pins the query), so scores compare
+//! exactly from page to page.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
-use tantivy::query::{Scorer, Weight};
-use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::page_token::RankPosition;
 use crate::schema::{ID_HIGH_FIELD, ID_LOW_FIELD};
@@ -67,14 +66,9 @@ impl Collector for KeysetTopDocs {
         segment_ord: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<KeysetSegmentCollector> {
-        let fast_fields = segment.fast_fields();
         Ok(KeysetSegmentCollector {
-            segment_ord,
-            id_high: fast_fields.u64(ID_HIGH_FIELD)?.first_or_default_col(0),
-            id_low: fast_fields.u64(ID_LOW_FIELD)?.first_or_default_col(0),
-            limit: self.limit,
-            after: self.after,
-            best: BinaryHeap::with_capacity(self.limit.saturating_add(1)),
+            ids: SegmentIds::open(segment_ord, segment)?,
+            page: PageHeap::new(self.limit, self.after),
         })
     }
 
@@ -83,95 +77,18 @@ impl Collector for KeysetTopDocs {
     }
 
     fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
-        let mut all: Vec<RankedDoc> = segment_fruits.into_iter().flatten().collect();
-        all.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
-        all.truncate(self.limit);
-        Ok(all)
+        Ok(best_first(
+            segment_fruits.into_iter().flatten().collect(),
+            self.limit,
+        ))
     }
 }
 
-/// How far below the page's worst score the disjunction is told to stop: far more than the
-/// rounding difference between two summation orders of a handful of scores (about 1e-7
-/// relative).
-const WAND_MARGIN: Score = 1e-4;
-
-/// The same page as [`KeysetTopDocs`], for a query that is a disjunction of term queries (one
-/// word in every text): once the page is full, the disjunction reports only documents that
-/// score at least the page's worst, so the others never reach the collector.
-///
-/// tantivy ranks such a disjunction with block-max WAND (skipping whole blocks of documents
-/// whose best possible score is too low) only in a segment where every text holds the word; a
-/// word seldom occurs in every text (applicant names), so most segments are scored in full and
-/// filtered by score. Where WAND does run, it adds up a document's per-text scores in an order
-/// that depends on how far each posting list has moved, so the last bit of its sum can differ
-/// between two pages. Each document reported is therefore scored again here, as the sum of
-/// `texts` in their fixed order, and ranked by that; the threshold handed back is lowered by
-/// [`WAND_MARGIN`], so a document that could belong on the page is never skipped. Documents
-/// must also match every `filters` weight (checked the same way, by seeking).
-///
-/// Forcing WAND into every segment (a disjunction of only the texts holding the word) was
-/// measured slower on the benchmark corpus: over a thousand applications share the best score
-/// of a common word exactly, every one of them must be visited to break the tie by id, and
-/// WAND's bookkeeping costs more per visited document than scoring a block in bulk.
-pub(crate) struct PrunedKeysetTopDocs {
-    /// The page: its size and cursor.
-    pub page: KeysetTopDocs,
-    /// One weight per text, in a fixed order; the query's clauses.
-    pub texts: Vec<Box<dyn Weight>>,
-    /// Conditions every document must meet (status, applicant, dates).
-    pub filters: Vec<Box<dyn Weight>>,
-}
-
-impl Collector for PrunedKeysetTopDocs {
-    type Fruit = Vec<RankedDoc>;
-    type Child = KeysetSegmentCollector;
-
-    fn for_segment(
-        &self,
-        segment_ord: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<KeysetSegmentCollector> {
-        self.page.for_segment(segment_ord, segment)
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, segment_fruits: Vec<Vec<RankedDoc>>) -> tantivy::Result<Vec<RankedDoc>> {
-        self.page.merge_fruits(segment_fruits)
-    }
-
-    fn collect_segment(
-        &self,
-        weight: &dyn Weight,
-        segment_ord: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<Vec<RankedDoc>> {
-        let mut collector = self.for_segment(segment_ord, reader)?;
-        let scorers = |weights: &[Box<dyn Weight>]| {
-            weights
-                .iter()
-                .map(|weight| weight.scorer(reader, 1.0))
-                .collect::<tantivy::Result<Vec<_>>>()
-        };
-        let mut texts = scorers(&self.texts)?;
-        let mut filters = scorers(&self.filters)?;
-        let alive = reader.alive_bitset();
-        weight.for_each_pruning(Score::MIN, reader, &mut |doc, _summed_by_wand| {
-            let counts = alive.is_none_or(|alive| alive.is_alive(doc))
-                && filters.iter_mut().all(|filter| positioned_on(filter, doc));
-            if counts {
-                let score = texts
-                    .iter_mut()
-                    .filter_map(|text| positioned_on(text, doc).then(|| text.score()))
-                    .fold(0.0, |sum, score| sum + score);
-                collector.collect(doc, score);
-            }
-            collector.pruning_threshold()
-        })?;
-        Ok(collector.harvest())
-    }
+/// `docs` in rank order, at most `limit` of them.
+pub(crate) fn best_first(mut docs: Vec<RankedDoc>, limit: usize) -> Vec<RankedDoc> {
+    docs.sort_unstable_by(|left, right| left.position.rank_cmp(&right.position));
+    docs.truncate(limit);
+    docs
 }
 
 /// How a document with `score` and an id whose high half is `high` ranks against `bound`
@@ -186,48 +103,56 @@ fn rank_by_high_half(score: Score, high: u64, bound: &RankPosition) -> Option<Or
     }
 }
 
-/// Moves `scorer` forward to `doc` if it is behind; whether it holds `doc`. WAND reports
-/// documents in increasing order, so scorers only ever move forward.
-fn positioned_on(scorer: &mut Box<dyn Scorer>, doc: DocId) -> bool {
-    let current = scorer.doc();
-    let current = if current < doc && current != TERMINATED {
-        scorer.seek(doc)
-    } else {
-        current
-    };
-    current == doc
-}
-
-pub(crate) struct KeysetSegmentCollector {
+/// The ids of one segment's documents.
+pub(crate) struct SegmentIds {
     segment_ord: SegmentOrdinal,
     id_high: Arc<dyn ColumnValues<u64>>,
     id_low: Arc<dyn ColumnValues<u64>>,
+}
+
+impl SegmentIds {
+    pub fn open(segment_ord: SegmentOrdinal, segment: &SegmentReader) -> tantivy::Result<Self> {
+        let fast_fields = segment.fast_fields();
+        Ok(SegmentIds {
+            segment_ord,
+            id_high: fast_fields.u64(ID_HIGH_FIELD)?.first_or_default_col(0),
+            id_low: fast_fields.u64(ID_LOW_FIELD)?.first_or_default_col(0),
+        })
+    }
+
+    fn full_id(&self, high: u64, doc: DocId) -> u128 {
+        (u128::from(high) << 64) | u128::from(self.id_low.get_val(doc))
+    }
+}
+
+/// The page being collected: the best `limit` documents ranked strictly after `after`, from
+/// any number of segments.
+pub(crate) struct PageHeap {
     limit: usize,
     after: Option<RankPosition>,
     best: BinaryHeap<ByRank>,
 }
 
-impl KeysetSegmentCollector {
-    fn full_id(&self, high: u64, doc: DocId) -> u128 {
-        (u128::from(high) << 64) | u128::from(self.id_low.get_val(doc))
-    }
-
-    /// The score below which a document cannot enter the page, less [`WAND_MARGIN`]; the
-    /// lowest possible score until the page is full.
-    fn pruning_threshold(&self) -> Score {
-        match self.best.peek() {
-            Some(worst) if self.best.len() >= self.limit && worst.0.position.score > 0.0 => {
-                worst.0.position.score * (1.0 - WAND_MARGIN)
-            }
-            _ => Score::MIN,
+impl PageHeap {
+    pub fn new(limit: usize, after: Option<RankPosition>) -> PageHeap {
+        PageHeap {
+            limit,
+            after,
+            best: BinaryHeap::with_capacity(limit.saturating_add(1)),
         }
     }
-}
 
-impl SegmentCollector for KeysetSegmentCollector {
-    type Fruit = Vec<RankedDoc>;
+    /// The worst document on the page once the page is full: a document must rank before it
+    /// to get on the page.
+    pub fn worst(&self) -> Option<RankPosition> {
+        match self.best.peek() {
+            Some(worst) if self.best.len() >= self.limit => Some(worst.0.position),
+            _ => None,
+        }
+    }
 
-    fn collect(&mut self, doc: DocId, score: Score) {
+    /// Puts the segment's document `doc` on the page if it ranks well enough.
+    pub fn offer(&mut self, ids: &SegmentIds, doc: DocId, score: Score) {
         // Cheap score checks first; the id is read only when it can decide.
         if self
             .after
@@ -235,20 +160,17 @@ impl SegmentCollector for KeysetSegmentCollector {
         {
             return;
         }
-        let worst = match self.best.peek() {
-            Some(worst) if self.best.len() >= self.limit => Some(worst.0.position),
-            _ => None,
-        };
+        let worst = self.worst();
         if worst.is_some_and(|worst| score.total_cmp(&worst.score) == Ordering::Less) {
             return;
         }
         // Equal scores are common (short, similar titles); the high half of the id settles
         // almost every tie with one column read instead of two.
-        let high = self.id_high.get_val(doc);
+        let high = ids.id_high.get_val(doc);
         let mut full_id = None;
         let mut rank_against = |bound: RankPosition| {
             rank_by_high_half(score, high, &bound).unwrap_or_else(|| {
-                let id = *full_id.get_or_insert_with(|| self.full_id(high, doc));
+                let id = *full_id.get_or_insert_with(|| ids.full_id(high, doc));
                 RankPosition { score, id }.rank_cmp(&bound)
             })
         };
@@ -261,10 +183,10 @@ impl SegmentCollector for KeysetSegmentCollector {
         if worst.is_some_and(|worst| rank_against(worst) != Ordering::Less) {
             return;
         }
-        let id = full_id.unwrap_or_else(|| self.full_id(high, doc));
+        let id = full_id.unwrap_or_else(|| ids.full_id(high, doc));
         let candidate = ByRank(RankedDoc {
             position: RankPosition { score, id },
-            address: DocAddress::new(self.segment_ord, doc),
+            address: DocAddress::new(ids.segment_ord, doc),
         });
         if self.best.len() < self.limit {
             self.best.push(candidate);
@@ -273,8 +195,26 @@ impl SegmentCollector for KeysetSegmentCollector {
         }
     }
 
-    fn harvest(self) -> Vec<RankedDoc> {
+    /// The page, in no particular order.
+    pub fn into_docs(self) -> Vec<RankedDoc> {
         self.best.into_iter().map(|ByRank(doc)| doc).collect()
+    }
+}
+
+pub(crate) struct KeysetSegmentCollector {
+    ids: SegmentIds,
+    page: PageHeap,
+}
+
+impl SegmentCollector for KeysetSegmentCollector {
+    type Fruit = Vec<RankedDoc>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        self.page.offer(&self.ids, doc, score);
+    }
+
+    fn harvest(self) -> Vec<RankedDoc> {
+        self.page.into_docs()
     }
 }
 

@@ -207,9 +207,8 @@ fn page_size_is_checked() {
     }
 }
 
-/// One-word queries are ranked by a disjunction that drops documents that cannot reach a
-/// full page. Small pages (pruning hard, with deleted documents and several segments) must give
-/// exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
+/// One-word queries pass over blocks of documents that cannot reach a full page. Small pages
+/// (pruning hard, with deleted documents and several segments) must give exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
 /// with a status filter too.
 #[test]
 fn pruned_small_pages_rank_exactly_like_one_unpruned_page() {
@@ -257,5 +256,88 @@ fn pruned_small_pages_rank_exactly_like_one_unpruned_page() {
         );
         assert!(pages > 5);
         assert_eq!(paged, expected, "{query} {statuses:?}");
+    }
+}
+
+/// Exact ties: hundreds of applications share a title, so one-word pages are decided by id.
+/// Blocks of such documents are passed over only when every id in them is larger than the
+/// page's worst; with ids in document order (as UUIDv7 ids are indexed), with stragglers, in
+/// reverse and scattered, over several segments with deleted copies, small pages must still give exactly
+/// the ranking of one page holding every hit.
+#[test]
+fn ties_page_by_id_like_one_unpruned_page() {
+    let scattered = |number: u128| number.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+    for (order, id_of) in [
+        ("increasing", (|number| number << 70) as fn(u128) -> u128),
+        // Mostly increasing, with older ids among the newer ones (re-indexed applications).
+        ("stragglers", |number| {
+            if number % 400 == 384 {
+                number << 8
+            } else {
+                number << 70
+            }
+        }),
+        ("decreasing", |number| (4_000 - number) << 70),
+        ("scattered", scattered),
+    ] {
+        // A quarter match; a sixteenth tie for the best score (title and description).
+        let documents: Vec<ApplicationDocument> = (0..3_000_u128)
+            .map(|number| {
+                let title = match number % 8 {
+                    0 => "Ложки",
+                    4 => "Ложки чайные",
+                    _ => "Вилки",
+                };
+                ApplicationDocument {
+                    id: Uuid::from_u128(id_of(number)),
+                    description: (number % 16 == 0).then(|| "ложка для кофе".to_owned()),
+                    ..application(0, title)
+                }
+            })
+            .collect();
+        let index = zayavki_search::SearchIndex::create_in_ram().expect("in-memory index");
+        for chunk in documents.chunks(1_000) {
+            index.upsert(chunk.to_vec(), None).expect("indexed");
+        }
+        let changed: Vec<ApplicationDocument> = documents
+            .iter()
+            .step_by(44)
+            .map(|document| ApplicationDocument {
+                status: "CANCELLED".to_owned(),
+                ..document.clone()
+            })
+            .collect();
+        index.upsert(changed, None).expect("re-indexed");
+
+        for statuses in [vec![], vec!["NEW".to_owned()]] {
+            let everything = SearchRequest {
+                page_size: MAX_PAGE_SIZE,
+                statuses: statuses.clone(),
+                ..SearchRequest::new("ложка")
+            };
+            let all = page(&index, &everything);
+            assert!(all.next_page_token.is_none() && all.hits.len() > 300);
+            let distinct_scores: HashSet<u32> =
+                all.hits.iter().map(|hit| hit.score.to_bits()).collect();
+            assert!(
+                distinct_scores.len() * 20 < all.hits.len(),
+                "{order}: the hits should tie in a few scores, not {}",
+                distinct_scores.len()
+            );
+            let expected: Vec<Uuid> = all.hits.iter().map(|hit| hit.id).collect();
+            for page_size in [1, 6, 50] {
+                let (paged, _) = walk(
+                    &index,
+                    &SearchRequest {
+                        page_size,
+                        ..everything.clone()
+                    },
+                );
+                assert_eq!(
+                    paged, expected,
+                    "{order} {statuses:?} page size {page_size}"
+                );
+            }
+        }
     }
 }
