@@ -207,27 +207,33 @@ fn page_size_is_checked() {
     }
 }
 
-/// One-word queries pass over blocks of documents that cannot reach a full page. Small pages
-/// (pruning hard, with deleted documents and several segments) must give exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
-/// with a status filter too.
-#[test]
-fn pruned_small_pages_rank_exactly_like_one_unpruned_page() {
+/// `documents` indexed a thousand per commit (a segment each), then every `nth` of them
+/// indexed again as cancelled, which leaves deleted copies behind in the older segments.
+fn index_in_segments(documents: &[ApplicationDocument], nth: usize) -> zayavki_search::SearchIndex {
     let index = zayavki_search::SearchIndex::create_in_ram().expect("in-memory index");
-    let documents: Vec<ApplicationDocument> =
-        zayavki_search::sample_data::generate_realistic_documents(6_000, 11).collect();
     for chunk in documents.chunks(1_000) {
         index.upsert(chunk.to_vec(), None).expect("indexed");
     }
-    // Re-indexed documents leave deleted copies behind in the older segments.
     let changed: Vec<ApplicationDocument> = documents
         .iter()
-        .step_by(7)
+        .step_by(nth)
         .map(|document| ApplicationDocument {
             status: "CANCELLED".to_owned(),
             ..document.clone()
         })
         .collect();
     index.upsert(changed, None).expect("re-indexed");
+    index
+}
+
+/// One-word queries pass over blocks of documents that cannot reach a full page. Small pages
+/// (pruning hard, with deleted documents and several segments) must give exactly the ranking of one page large enough to hold every hit, where nothing is skipped;
+/// with a status filter too.
+#[test]
+fn pruned_small_pages_rank_exactly_like_one_unpruned_page() {
+    let documents: Vec<ApplicationDocument> =
+        zayavki_search::sample_data::generate_realistic_documents(6_000, 11).collect();
+    let index = index_in_segments(&documents, 7);
 
     for (query, statuses) in [
         ("бумага", vec![]),
@@ -295,19 +301,7 @@ fn ties_page_by_id_like_one_unpruned_page() {
                 }
             })
             .collect();
-        let index = zayavki_search::SearchIndex::create_in_ram().expect("in-memory index");
-        for chunk in documents.chunks(1_000) {
-            index.upsert(chunk.to_vec(), None).expect("indexed");
-        }
-        let changed: Vec<ApplicationDocument> = documents
-            .iter()
-            .step_by(44)
-            .map(|document| ApplicationDocument {
-                status: "CANCELLED".to_owned(),
-                ..document.clone()
-            })
-            .collect();
-        index.upsert(changed, None).expect("re-indexed");
+        let index = index_in_segments(&documents, 44);
 
         for statuses in [vec![], vec!["NEW".to_owned()]] {
             let everything = SearchRequest {
