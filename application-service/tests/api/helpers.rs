@@ -196,6 +196,18 @@ pub async fn create(client: &mut ApplicationsClient, title: &str) -> pb::Applica
         .into_inner()
 }
 
+/// Cancels the application `id` without a reason.
+pub async fn cancel(client: &mut ApplicationsClient, id: &str) -> pb::Application {
+    client
+        .cancel_application(pb::CancelApplicationRequest {
+            id: id.to_owned(),
+            reason: None,
+        })
+        .await
+        .expect("application cancelled")
+        .into_inner()
+}
+
 /// The field paths named in a status's `google.rpc.BadRequest` details.
 pub fn violated_fields(status: &Status) -> Vec<String> {
     status

@@ -12,7 +12,8 @@ use zayavki_proto::applications::v1 as pb;
 use zayavki_testkit::TestDatabase;
 
 use crate::helpers::{
-    ApplicationsClient, TestApp, assert_code, item, spawn_app, spawn_app_with, violated_fields,
+    ApplicationsClient, TestApp, assert_code, cancel, item, spawn_app, spawn_app_with,
+    violated_fields,
 };
 
 fn search(q: &str) -> pb::SearchApplicationsRequest {
@@ -225,13 +226,7 @@ async fn search_combines_with_filters_and_paginates_without_repeats() {
         .into_inner()
         .applications;
     let cancelled = &created[7];
-    alice
-        .cancel_application(pb::CancelApplicationRequest {
-            id: cancelled.id.clone(),
-            reason: None,
-        })
-        .await
-        .expect("cancelled");
+    cancel(&mut alice, &cancelled.id).await;
     let only_cancelled = pb::SearchApplicationsRequest {
         status: vec![pb::ApplicationStatus::Cancelled as i32],
         ..search("стул")
@@ -363,13 +358,7 @@ async fn writes_are_searchable_within_a_second() {
         .await;
         assert!(took < Duration::from_secs(1), "{took:?}");
 
-        alice
-            .cancel_application(pb::CancelApplicationRequest {
-                id: created.id,
-                reason: None,
-            })
-            .await
-            .expect("cancelled");
+        cancel(&mut alice, &created.id).await;
         let cancelled = pb::SearchApplicationsRequest {
             status: vec![pb::ApplicationStatus::Cancelled as i32],
             ..search(&format!("номер{round}"))
@@ -499,13 +488,7 @@ async fn announced_filings_behind_the_watermark_are_read_again() {
     let app = spawn_app().await;
     let mut alice = app.applicant("alice");
     let filed = file(&mut alice, "Стулья офисные", None, &[]).await;
-    alice
-        .cancel_application(pb::CancelApplicationRequest {
-            id: filed.id.clone(),
-            reason: None,
-        })
-        .await
-        .expect("cancelled");
+    cancel(&mut alice, &filed.id).await;
     let id: uuid::Uuid = filed.id.parse().expect("uuid");
     let mut connection = app.pool.acquire().await.expect("connection");
     let mut as_filed = storage::applications::find(&mut connection, id)

@@ -32,7 +32,7 @@ use crate::writer_thread::WriterThread;
 /// Documents are analysed on one thread. Each indexing thread writes a segment of its own at
 /// every commit, so a second one doubles the segments to write and merge: on two cores it
 /// costs more CPU per document (68 against 46 µs committing every 1,000 documents,
-/// `examples/indexing_cost.rs`) than it saves in time, and that CPU is taken from requests.
+/// `bench/src/bin/indexing_cost.rs`) than it saves in time, and that CPU is taken from requests.
 const INDEXING_THREADS: usize = 1;
 /// Memory for documents waiting to be written as a segment; tantivy needs at least 15 MB.
 /// A full buffer writes a segment, so a rebuild writes one per this much.

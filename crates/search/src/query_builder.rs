@@ -38,27 +38,16 @@ pub(crate) fn build_query(
 }
 
 fn clause_query(clause: &Clause, fields: &Fields) -> Box<dyn Query> {
-    let per_text = per_text_queries(clause, fields)
-        .into_iter()
-        .map(|query| (Occur::Should, query));
+    let per_text = fields.texts().into_iter().map(|text| {
+        let query = match clause {
+            Clause::Word { stem } => word_query(text, stem),
+            Clause::Prefix { prefix } => prefix_query(text, prefix),
+            Clause::Phrase { stems } => phrase_query(text, stems),
+        };
+        let boosted: Box<dyn Query> = Box::new(BoostQuery::new(query, text.boost));
+        (Occur::Should, boosted)
+    });
     Box::new(BooleanQuery::new(per_text.collect()))
-}
-
-/// The clause in each searchable text, boosted by the text's weight; a document matches the
-/// clause when it matches in any of them, and scores their sum.
-fn per_text_queries(clause: &Clause, fields: &Fields) -> Vec<Box<dyn Query>> {
-    fields
-        .texts()
-        .into_iter()
-        .map(|text| {
-            let query = match clause {
-                Clause::Word { stem } => word_query(text, stem),
-                Clause::Prefix { prefix } => prefix_query(text, prefix),
-                Clause::Phrase { stems } => phrase_query(text, stems),
-            };
-            Box::new(BoostQuery::new(query, text.boost)) as Box<dyn Query>
-        })
-        .collect()
 }
 
 /// For a query of one plain word, the word as indexed in each text, with the text's weight, in

@@ -1,22 +1,14 @@
 //! Measures the CPU cost per document of keeping the index current, by commit size.
 //!
-//! `cargo run --release -p zayavki-search --example indexing_cost -- [documents] [commit sizes...]`
+//! `cargo run --release -p zayavki-bench --bin indexing_cost -- [documents] [commit sizes...]`
 
 use std::time::Instant;
 
+use zayavki_bench::cpu::{TICKS_PER_SECOND, process_ticks};
 use zayavki_search::{SearchIndex, sample_data};
 
 fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    process_ticks(None).unwrap_or(0) as f64 / TICKS_PER_SECOND
 }
 
 fn main() -> anyhow::Result<()> {
