@@ -5,21 +5,26 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use zayavki_common::{
+    amqp::AmqpSettings,
     config::{env_list, env_or, env_parse},
     database::{DEFAULT_DATABASE_URL, DatabaseSettings},
+    outbox::RelaySettings,
 };
 use zayavki_identity::{IdentityConfig, ThrottleConfig};
 
-/// One read at a time: a primary-key read costs PostgreSQL far more per statement than per row,
-/// so under load one query answering every lookup that queued behind the previous one beats
-/// several smaller ones (`bench/README.md`).
-const DEFAULT_READ_QUERIES: usize = 1;
+/// Two reads at a time. A primary-key read costs PostgreSQL far more per statement than per
+/// row, so under load one query answering every lookup that queued behind the previous one
+/// beats a query per lookup; but with a single slot, one slow read (a cold page, a lock wait,
+/// a busy connection) holds up every other lookup until it returns. A second slot keeps the
+/// others moving meanwhile, and lookups still share queries, so it gives up little throughput
+/// (`bench/README.md`).
+const DEFAULT_READ_QUERIES: usize = 2;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `DATABASE_URL`; the database is created when missing.
     pub database: DatabaseSettings,
-    /// `DATABASE_READ_QUERIES`, default 1: how many reads of single applications by id run at
+    /// `DATABASE_READ_QUERIES`, default 2: how many reads of single applications by id run at
     /// once; lookups arriving meanwhile share the next query.
     pub read_queries: usize,
     /// `APPLICATION_GRPC_ADDR`, default `127.0.0.1:50051`. Port 0 picks a free port.
@@ -40,6 +45,9 @@ pub struct Settings {
     pub identity: IdentityConfig,
     /// `RATE_LIMIT_*`: per-caller token buckets.
     pub throttle: ThrottleConfig,
+    /// `AMQP_URL`, default this machine's RabbitMQ: where the outbox relay publishes events.
+    /// `None` runs no relay (events stay in the outbox until a replica with one runs).
+    pub events: Option<RelaySettings>,
 }
 
 impl Settings {
@@ -66,6 +74,10 @@ impl Settings {
             search_index_dir: PathBuf::from(env_or("SEARCH_INDEX_DIR", "data/search-index")),
             identity: IdentityConfig::from_env()?,
             throttle: ThrottleConfig::from_env()?,
+            events: Some(RelaySettings {
+                retention: Duration::from_secs(env_parse("OUTBOX_RETENTION_HOURS", 168)? * 3600),
+                ..relay_settings(AmqpSettings::from_env())
+            }),
         })
     }
 
@@ -84,6 +96,7 @@ impl Settings {
                 .join(format!("zayavki-index-{}", uuid::Uuid::new_v4())),
             identity: IdentityConfig::development().0,
             throttle: ThrottleConfig::disabled(),
+            events: None,
         }
     }
 
@@ -96,6 +109,11 @@ impl Settings {
         );
         Ok(())
     }
+}
+
+/// The outbox relay of application-service, publishing to `amqp`.
+pub fn relay_settings(amqp: AmqpSettings) -> RelaySettings {
+    RelaySettings::new(amqp, "application-service")
 }
 
 fn default_address(port: u16) -> SocketAddr {

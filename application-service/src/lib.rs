@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod grpc;
 pub mod http;
 pub mod indexing;

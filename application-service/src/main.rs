@@ -12,7 +12,7 @@ use zayavki_common::{database::lazy_pool, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init("info,sqlx=warn");
+    telemetry::init(telemetry::DEFAULT_FILTER);
     let mut settings = Settings::from_env()?;
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {

@@ -5,23 +5,28 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::CorsLayer;
 use zayavki_common::{
     database::{ensure_database_exists, is_reachable, lazy_pool},
+    metrics::{GrpcMethods, RequestMetricsLayer},
+    outbox::{Relay, RelayStats},
     shutdown::{CancellationToken, finish_within},
 };
-use zayavki_identity::{GrpcAuthLayer, GrpcThrottleLayer, Throttle, TokenVerifier};
+use zayavki_identity::{GrpcAuthLayer, GrpcThrottle, Throttle, TokenVerifier};
 use zayavki_proto::applications::v1::{
+    application_export_server::ApplicationExportServer,
     application_lifecycle_server::ApplicationLifecycleServer,
     application_service_server::ApplicationServiceServer,
 };
 
 use crate::{
     config::Settings,
-    grpc::{applications::ApplicationGrpc, lifecycle::LifecycleGrpc, reflection},
+    grpc::{
+        applications::ApplicationGrpc, export::ExportGrpc, lifecycle::LifecycleGrpc, reflection,
+    },
     http::{self as rest, HttpState},
     indexing,
     service::Applications,
@@ -29,10 +34,11 @@ use crate::{
 };
 
 /// Services whose health `grpc.health.v1.Health` reports.
-const SERVICE_NAMES: [&str; 3] = [
+const SERVICE_NAMES: [&str; 4] = [
     "",
     "applications.v1.ApplicationService",
     "applications.v1.ApplicationLifecycle",
+    "applications.v1.ApplicationExport",
 ];
 /// HTTP/2 flow-control windows for what callers send. The protocol's default (64 KiB) makes a
 /// batch of a thousand applications (a few hundred KiB) wait for several window updates on
@@ -49,15 +55,20 @@ pub struct Application {
     throttle: Throttle,
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    /// Publishes the outbox to RabbitMQ; `None` when no broker is configured.
+    relay: Option<Relay>,
 }
 
 impl Application {
     /// Creates the database if needed, applies migrations and binds both listeners.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        // Before any request is served: metrics recorded without a recorder are lost.
+        zayavki_common::metrics::install();
         let verifier =
             TokenVerifier::new(&settings.identity).context("cannot set up token verification")?;
-        let throttle = Throttle::new(settings.throttle).context("cannot set up rate limits")?;
+        let throttle =
+            Throttle::new(settings.throttle.clone()).context("cannot set up rate limits")?;
         ensure_database_exists(&settings.database).await?;
         let pool = lazy_pool(&settings.database)?;
         MIGRATOR
@@ -77,7 +88,11 @@ impl Application {
                     settings.search_index_dir.display()
                 )
             })?;
+        let relay = settings.events.clone().map(|relay_settings| {
+            Relay::new(settings.database.clone(), pool.clone(), relay_settings)
+        });
         Ok(Self {
+            relay,
             applications: Applications::new(pool, search_index, settings.read_queries),
             verifier,
             throttle,
@@ -85,6 +100,11 @@ impl Application {
             grpc_listener,
             http_listener,
         })
+    }
+
+    /// What the outbox relay has done so far; `None` when it does not run.
+    pub fn relay_stats(&self) -> Option<watch::Receiver<RelayStats>> {
+        self.relay.as_ref().map(Relay::subscribe)
     }
 
     pub fn grpc_address(&self) -> SocketAddr {
@@ -113,6 +133,7 @@ impl Application {
             throttle,
             grpc_listener,
             http_listener,
+            relay,
         } = self;
         tracing::info!(grpc = %grpc_listener.local_addr()?, http = %http_listener.local_addr()?, "application-service listening");
 
@@ -129,6 +150,8 @@ impl Application {
             shutdown.clone(),
         ));
 
+        let relay = relay.map(|relay| relay.spawn(shutdown.clone()));
+
         let search_sync = tokio::spawn(indexing::run_sync(
             applications.pool().clone(),
             applications.search_index().clone(),
@@ -143,8 +166,11 @@ impl Application {
             .initial_connection_window_size(GRPC_CONNECTION_WINDOW_BYTES)
             .layer(cors_layer(&settings.cors_allowed_origins)?)
             .layer(tonic_web::GrpcWebLayer::new())
+            .layer(RequestMetricsLayer::grpc(grpc_methods()?))
             .layer(GrpcAuthLayer::new(verifier.clone()))
-            .layer(GrpcThrottleLayer::new(throttle.clone()))
+            .layer(tonic::service::InterceptorLayer::new(GrpcThrottle::new(
+                throttle.clone(),
+            )))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -153,6 +179,9 @@ impl Application {
                 throttle.clone(),
             )))
             .add_service(ApplicationLifecycleServer::new(LifecycleGrpc::new(
+                applications.clone(),
+            )))
+            .add_service(ApplicationExportServer::new(ExportGrpc::new(
                 applications.clone(),
             )))
             // Our own listener bypasses the builder's TCP_NODELAY; without it small answers
@@ -185,6 +214,15 @@ impl Application {
         shutdown.cancel();
         background.abort();
         search_sync.abort();
+        if let Some(relay) = relay {
+            // The relay stops at the shutdown signal, after the confirms in flight.
+            if tokio::time::timeout(settings.shutdown_grace, relay.task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("outbox relay did not stop in time");
+            }
+        }
         tracing::info!("application-service stopped");
         outcome.unwrap_or(Ok(()))
     }
@@ -228,6 +266,16 @@ async fn run_background(
             }
         }
     }
+}
+
+/// Every method this server answers, so that request metrics name those and no others.
+fn grpc_methods() -> anyhow::Result<GrpcMethods> {
+    GrpcMethods::from_descriptor_sets(&[
+        zayavki_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ])
 }
 
 /// CORS for browsers: gRPC-Web needs its status headers exposed.

@@ -6,14 +6,14 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context;
 use application_service::{config::Settings, startup::Application};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 use tonic::{
     Request, Status,
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
-use zayavki_common::shutdown::CancellationToken;
+use zayavki_common::{outbox::RelayStats, shutdown::CancellationToken};
 use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
 use zayavki_proto::applications::v1::application_service_client::ApplicationServiceClient;
 use zayavki_testkit::TestDatabase;
@@ -32,6 +32,8 @@ pub struct RunningService {
     pub pool: PgPool,
     pub settings: Settings,
     pub minter: TokenMinter,
+    /// What the outbox relay has done, when the service publishes events.
+    pub relay_stats: Option<watch::Receiver<RelayStats>>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     // Dropped last: the database outlives the server using it.
@@ -55,6 +57,7 @@ pub async fn spawn_service(
     let grpc_address = application.grpc_address();
     let http_address = application.http_address();
     let pool = application.pool().clone();
+    let relay_stats = application.relay_stats();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
     Ok(RunningService {
@@ -63,6 +66,7 @@ pub async fn spawn_service(
         pool,
         settings,
         minter,
+        relay_stats,
         shutdown,
         server: Some(server),
         database,

@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Start => start().await,
         Command::Reindex => {
-            telemetry::init("info,sqlx=warn");
+            telemetry::init(telemetry::DEFAULT_FILTER);
             let settings = application_service::config::Settings::from_env()?;
             let pool = zayavki_common::database::lazy_pool(&settings.database)?;
             let documents =
@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn start() -> anyhow::Result<()> {
-    telemetry::init("info,sqlx=warn");
+    telemetry::init(telemetry::DEFAULT_FILTER);
     let mut settings = application_service::config::Settings::from_env()?;
     let (identity, generated_key) = settings.identity.clone().or_development_key()?;
     settings.identity = identity;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use application_service::{config::Settings as ApplicationSettings, startup::Application};
-use zayavki_common::shutdown::CancellationToken;
+use zayavki_common::{amqp::topology::declare_topology_at, shutdown::CancellationToken};
 
 /// The services, built (listeners bound) and ready to run.
 pub struct System {
@@ -11,7 +11,19 @@ pub struct System {
 }
 
 impl System {
+    /// Declares the RabbitMQ topology (when events are published at all), then builds every
+    /// service. A broker that is down is not fatal: the services keep their events in their
+    /// outboxes and declare the topology themselves when they reach it.
     pub async fn build(application_settings: ApplicationSettings) -> anyhow::Result<Self> {
+        if let Some(events) = &application_settings.events {
+            match declare_topology_at(&events.amqp, "zayavki start").await {
+                Ok(()) => tracing::info!("rabbitmq topology declared"),
+                Err(error) => tracing::warn!(
+                    error = %format!("{error:#}"),
+                    "rabbitmq is not reachable; events wait in the outbox until it is"
+                ),
+            }
+        }
         Ok(Self {
             application: Application::build(application_settings).await?,
         })

@@ -9,6 +9,8 @@ pub mod applications {
     }
 }
 
-/// Encoded `FileDescriptorSet` of every proto in this crate, including the imported well-known types.
+/// Encoded `FileDescriptorSet` of every proto in this crate, including the imported well-known
+/// types and googleapis' `google/rpc/status.proto` and `google/rpc/error_details.proto`, so a
+/// server that registers it for reflection also describes the details of its errors.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/zayavki_descriptor.bin"));

@@ -61,13 +61,6 @@ impl ApplicationError {
             "the token carries no role (applicant, operator or service)".to_owned(),
         )
     }
-
-    pub fn violations(&self) -> &[FieldViolation] {
-        match self {
-            Self::Validation(violations) => violations,
-            _ => &[],
-        }
-    }
 }
 
 fn describe_violations(violations: &[FieldViolation]) -> String {
@@ -78,13 +71,58 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
     }
 }
 
+/// Storage failures, the one place they are classified: an unreachable database is
+/// `Unavailable` (the caller may retry), anything else `Internal`. Both keep the whole error
+/// for the log; neither shows it to the caller.
+impl From<anyhow::Error> for ApplicationError {
+    fn from(error: anyhow::Error) -> Self {
+        let unreachable = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<sqlx::Error>(),
+                Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+            )
+        });
+        if unreachable {
+            Self::Unavailable(error)
+        } else {
+            Self::Internal(error)
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApplicationError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(error.into())
-            }
-            other => Self::Internal(other.into()),
-        }
+        anyhow::Error::from(error).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_wherever_it_is_in_the_chain() {
+        let timed_out = anyhow::Error::from(sqlx::Error::PoolTimedOut).context("reading");
+        assert_eq!(
+            ApplicationError::from(timed_out).code(),
+            ErrorCode::Unavailable
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            ApplicationError::from(sqlx::Error::Io(refused)).code(),
+            ErrorCode::Unavailable
+        );
+    }
+
+    #[test]
+    fn anything_else_is_internal() {
+        assert_eq!(
+            ApplicationError::from(sqlx::Error::RowNotFound).code(),
+            ErrorCode::Internal
+        );
+        assert_eq!(
+            ApplicationError::from(anyhow::anyhow!("COPY inserted 1 rows, expected 2")).code(),
+            ErrorCode::Internal
+        );
     }
 }

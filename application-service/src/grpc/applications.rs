@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 use zayavki_identity::{Throttle, ThrottleKey};
 use zayavki_proto::applications::v1::{self as pb, application_service_server::ApplicationService};
 
-use super::{caller_of, convert, error_status::invalid_field, error_status::to_status};
+use super::{caller_of, convert, error_status::invalid_field};
 use crate::service::{Applications, SearchQuery};
 
 pub struct ApplicationGrpc {
@@ -39,8 +39,7 @@ impl ApplicationService for ApplicationGrpc {
                 Some(&body.request_id),
                 convert::new_application(draft),
             )
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(convert::application(created.value)))
     }
 
@@ -67,8 +66,7 @@ impl ApplicationService for ApplicationGrpc {
         let created = self
             .applications
             .batch_create(&caller, Some(&body.request_id), drafts)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(pb::BatchCreateApplicationsResponse {
             applications: created
                 .value
@@ -87,8 +85,7 @@ impl ApplicationService for ApplicationGrpc {
         let cancelled = self
             .applications
             .cancel(&caller, &body.id, body.reason.as_deref())
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(convert::application(cancelled)))
     }
 
@@ -100,8 +97,7 @@ impl ApplicationService for ApplicationGrpc {
         let application = self
             .applications
             .get(&caller, &request.get_ref().id)
-            .await
-            .map_err(to_status)?;
+            .await?;
         Ok(Response::new(convert::application(application)))
     }
 
@@ -117,13 +113,8 @@ impl ApplicationService for ApplicationGrpc {
             &body.status,
             body.page_size,
             body.page_token,
-        )
-        .map_err(to_status)?;
-        let page = self
-            .applications
-            .list(&caller, query)
-            .await
-            .map_err(to_status)?;
+        )?;
+        let page = self.applications.list(&caller, query).await?;
         Ok(Response::new(pb::ListApplicationsResponse {
             applications: page.items.into_iter().map(convert::application).collect(),
             next_page_token: page.next_page_token.unwrap_or_default(),
@@ -144,14 +135,9 @@ impl ApplicationService for ApplicationGrpc {
                 &body.status,
                 body.page_size,
                 body.page_token,
-            )
-            .map_err(to_status)?,
+            )?,
         };
-        let page = self
-            .applications
-            .search(&caller, query)
-            .await
-            .map_err(to_status)?;
+        let page = self.applications.search(&caller, query).await?;
         Ok(Response::new(pb::SearchApplicationsResponse {
             hits: page
                 .items

@@ -5,7 +5,7 @@ use zayavki_proto::applications::v1::{
     self as pb, application_lifecycle_server::ApplicationLifecycle,
 };
 
-use super::{caller_of, convert, error_status::to_status};
+use super::{caller_of, convert};
 use crate::{
     domain::ApplicationStatus,
     service::{Applications, Transition},
@@ -33,11 +33,7 @@ impl LifecycleGrpc {
             expected_version: body.expected_version,
             reason: body.reason.as_deref(),
         };
-        let application = self
-            .applications
-            .transition(&caller, transition)
-            .await
-            .map_err(to_status)?;
+        let application = self.applications.transition(&caller, transition).await?;
         Ok(Response::new(convert::application(application)))
     }
 }

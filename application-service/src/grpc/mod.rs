@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod convert;
 pub mod error_status;
+pub mod export;
 pub mod lifecycle;
 pub mod reflection;
 

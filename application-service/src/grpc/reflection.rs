@@ -1,4 +1,8 @@
 //! Server reflection in both protocol versions: grpcurl 1.8 asks for v1alpha, newer tools for v1.
+//!
+//! `zayavki_proto::FILE_DESCRIPTOR_SET` carries googleapis' `google.rpc` error model too, so tools
+//! decode the `google.rpc.BadRequest` details of a refused call instead of reporting an unknown
+//! type.
 
 use zayavki_proto::FILE_DESCRIPTOR_SET;
 

@@ -19,10 +19,10 @@ use super::{
     },
     extract::{ApplicationId, RestCaller, idempotency_key},
     json::{JsonBody, OptionalJsonBody},
-    problem_mapping::{Operation, to_problem, to_problem_for},
+    problem_mapping::batch_problem,
     query::{ListParams, SearchParams},
 };
-use crate::domain::NewApplicationInput;
+use crate::domain::{ApplicationError, NewApplicationInput};
 
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -56,8 +56,7 @@ async fn create(
     let created = state
         .applications
         .create(&caller.caller, request_id, body.into())
-        .await
-        .map_err(to_problem)?;
+        .await?;
     let location = format!("/applications/{}", created.value.id);
     let mut response = (
         StatusCode::CREATED,
@@ -97,7 +96,7 @@ async fn batch_create(
         .applications
         .batch_create(&caller.caller, request_id, inputs)
         .await
-        .map_err(|error| to_problem_for(error, Operation::Batch))?;
+        .map_err(batch_problem)?;
     let body = BatchCreatedBody {
         items: created
             .value
@@ -120,13 +119,12 @@ async fn cancel(
     caller: RestCaller,
     id: ApplicationId,
     OptionalJsonBody(body): OptionalJsonBody<CancelBody>,
-) -> Result<Json<ApplicationBody>, Problem> {
+) -> Result<Json<ApplicationBody>, ApplicationError> {
     let body = body.unwrap_or_default();
     let cancelled = state
         .applications
         .cancel(&caller.caller, &id.0, body.reason.as_deref())
-        .await
-        .map_err(to_problem)?;
+        .await?;
     Ok(Json(cancelled.into()))
 }
 
@@ -135,12 +133,8 @@ async fn read(
     State(state): State<HttpState>,
     caller: RestCaller,
     id: ApplicationId,
-) -> Result<Json<ApplicationBody>, Problem> {
-    let application = state
-        .applications
-        .get(&caller.caller, &id.0)
-        .await
-        .map_err(to_problem)?;
+) -> Result<Json<ApplicationBody>, ApplicationError> {
+    let application = state.applications.get(&caller.caller, &id.0).await?;
     Ok(Json(application.into()))
 }
 
@@ -149,12 +143,8 @@ async fn list(
     State(state): State<HttpState>,
     caller: RestCaller,
     ListParams(query): ListParams,
-) -> Result<Json<ApplicationListBody>, Problem> {
-    let page = state
-        .applications
-        .list(&caller.caller, query)
-        .await
-        .map_err(to_problem)?;
+) -> Result<Json<ApplicationListBody>, ApplicationError> {
+    let page = state.applications.list(&caller.caller, query).await?;
     Ok(Json(page.into()))
 }
 
@@ -163,11 +153,7 @@ async fn search(
     State(state): State<HttpState>,
     caller: RestCaller,
     SearchParams(query): SearchParams,
-) -> Result<Json<SearchResultsBody>, Problem> {
-    let page = state
-        .applications
-        .search(&caller.caller, query)
-        .await
-        .map_err(to_problem)?;
+) -> Result<Json<SearchResultsBody>, ApplicationError> {
+    let page = state.applications.search(&caller.caller, query).await?;
     Ok(Json(page.into()))
 }

@@ -8,6 +8,7 @@ mod extract;
 mod fallback;
 mod health;
 mod json;
+mod metrics;
 mod openapi;
 mod problem_mapping;
 mod query;
@@ -19,7 +20,8 @@ use tower_http::{
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
-use zayavki_identity::{HttpAuthLayer, HttpThrottleLayer, Throttle, TokenVerifier};
+use zayavki_common::metrics::RequestMetricsLayer;
+use zayavki_identity::{HttpAuth, Throttle, TokenVerifier, authenticate_http, throttle_http};
 
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
 
@@ -36,7 +38,7 @@ pub struct HttpState {
 }
 
 /// Paths served without a token and without rate limiting.
-pub const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/openapi.yml"];
+pub const OPEN_PATHS: [&str; 4] = ["/healthz", "/readyz", "/openapi.yml", metrics::PATH];
 
 /// Every (method, path) the router serves, paths written as in the OpenAPI document.
 pub fn operations() -> Vec<(&'static str, &'static str)> {
@@ -50,12 +52,19 @@ pub fn router(state: HttpState) -> anyhow::Result<Router> {
     // Route layers run outside in: authentication, then throttling, then content negotiation.
     let api = applications::routes()
         .route_layer(middleware::from_fn(fallback::require_acceptable))
-        .route_layer(HttpThrottleLayer::new(state.throttle.clone()))
-        .route_layer(HttpAuthLayer::new(state.verifier.clone()));
+        .route_layer(middleware::from_fn_with_state(
+            state.throttle.clone(),
+            throttle_http,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            HttpAuth::new(state.verifier.clone()),
+            authenticate_http,
+        ));
     Ok(Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.yml", get(openapi::document))
+        .merge(metrics::routes())
         .merge(api)
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
@@ -67,6 +76,8 @@ pub fn router(state: HttpState) -> anyhow::Result<Router> {
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        // Last, so it sees every answer; a router layer runs once the route is known.
+        .layer(RequestMetricsLayer::http())
         .with_state(state))
 }
 

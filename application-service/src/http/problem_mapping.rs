@@ -1,6 +1,7 @@
 //! Domain errors as problem+json. The status comes from `ErrorCode::http_status`, so REST and
 //! gRPC always agree; 500s are logged in full and answered opaquely.
 
+use axum::response::{IntoResponse, Response};
 use zayavki_common::{
     ErrorCode,
     problem::{FieldError, Problem},
@@ -8,18 +9,31 @@ use zayavki_common::{
 
 use crate::domain::{ApplicationError, FieldViolation, validation::camel_case_path};
 
-/// Wrong-field problems from a batch add that nothing was stored.
+/// A failed use case as problem+json, so handlers answer with `?`.
+impl From<ApplicationError> for Problem {
+    fn from(error: ApplicationError) -> Self {
+        problem(error, Operation::Single)
+    }
+}
+
+impl IntoResponse for ApplicationError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+/// A failed batch: wrong-field problems add that nothing was stored.
+pub fn batch_problem(error: ApplicationError) -> Problem {
+    problem(error, Operation::Batch)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
+enum Operation {
     Single,
     Batch,
 }
 
-pub fn to_problem(error: ApplicationError) -> Problem {
-    to_problem_for(error, Operation::Single)
-}
-
-pub fn to_problem_for(error: ApplicationError, operation: Operation) -> Problem {
+fn problem(error: ApplicationError, operation: Operation) -> Problem {
     let code = error.code();
     match error {
         ApplicationError::Validation(violations) => {
@@ -107,13 +121,10 @@ mod tests {
 
     #[test]
     fn validation_names_fields_in_lower_camel_case() {
-        let problem = to_problem_for(
-            ApplicationError::Validation(vec![
-                FieldViolation::new("applications[1].items[0].unit_price", "bad"),
-                FieldViolation::new("request_id", "bad"),
-            ]),
-            Operation::Batch,
-        );
+        let problem = batch_problem(ApplicationError::Validation(vec![
+            FieldViolation::new("applications[1].items[0].unit_price", "bad"),
+            FieldViolation::new("request_id", "bad"),
+        ]));
         assert_eq!(problem.status, 400);
         assert_eq!(
             problem.detail,
@@ -132,11 +143,11 @@ mod tests {
 
     #[test]
     fn internal_errors_are_opaque_and_states_are_sentences() {
-        let problem = to_problem(ApplicationError::Internal(anyhow::anyhow!("secret detail")));
+        let problem = Problem::from(ApplicationError::Internal(anyhow::anyhow!("secret detail")));
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("secret"));
 
-        let problem = to_problem(ApplicationError::InvalidTransition {
+        let problem = Problem::from(ApplicationError::InvalidTransition {
             from: ApplicationStatus::Completed,
             to: ApplicationStatus::Cancelled,
         });

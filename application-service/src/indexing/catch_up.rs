@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, types::Json};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+use zayavki_common::metrics::SEARCH_INDEX_LAG_TRANSACTIONS;
 use zayavki_search::{ApplicationDocument, SearchIndex};
 
 use crate::{
@@ -63,6 +64,9 @@ pub async fn catch_up(
             .fetch_one(pool)
             .await?;
     let horizon = u64::try_from(horizon)?;
+    // Every write on the server takes a transaction id (other databases' too), so the gap is
+    // small and steady while the index keeps up, and grows while catching up fails.
+    metrics::gauge!(SEARCH_INDEX_LAG_TRANSACTIONS).set(horizon.saturating_sub(start) as f64);
     if horizon <= start {
         return Ok(0);
     }

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Applications, Change, now, storage_error};
+use super::{Applications, Change, now};
 use crate::{
     domain::{
         Application, ApplicationError, Caller, NewApplication, NewApplicationInput,
@@ -83,7 +83,7 @@ impl Applications {
     ) -> Result<Created<Vec<Application>>, ApplicationError> {
         let fingerprint = request_id.map(|_| fingerprint(operation, &drafts));
         let applications = stamp(caller, drafts);
-        let mut transaction = self.pool.begin().await.map_err(storage_error)?;
+        let mut transaction = self.pool.begin().await?;
         if let (Some(request_id), Some(fingerprint)) = (request_id, fingerprint) {
             let ids: Vec<Uuid> = applications
                 .iter()
@@ -97,8 +97,7 @@ impl Applications {
                 &fingerprint,
                 &ids,
             )
-            .await
-            .map_err(storage_error)?;
+            .await?;
             if let Claim::Existing {
                 fingerprint: recorded,
                 application_ids,
@@ -109,22 +108,18 @@ impl Applications {
                         request_id.to_owned(),
                     ));
                 }
-                let earlier = storage::applications::find_all(&mut transaction, &application_ids)
-                    .await
-                    .map_err(storage_error)?;
+                let earlier =
+                    storage::applications::find_all(&mut transaction, &application_ids).await?;
                 return Ok(Created {
                     value: earlier,
                     replayed: true,
                 });
             }
         }
-        storage::applications::insert_all(&mut transaction, &applications)
-            .await
-            .map_err(storage_error)?;
-        let transaction_id = storage::applications::transaction_id(&mut transaction)
-            .await
-            .map_err(storage_error)?;
-        transaction.commit().await.map_err(storage_error)?;
+        storage::applications::insert_all(&mut transaction, &applications).await?;
+        self.after_filed(&mut transaction, &applications).await?;
+        let transaction_id = storage::applications::transaction_id(&mut transaction).await?;
+        transaction.commit().await?;
         self.announce_change(Change::Filed {
             transaction: transaction_id,
             applications: applications.clone(),

@@ -1,13 +1,10 @@
 //! The internal lifecycle the business process drives: NEW → PROCESSING → COMPLETED/REJECTED.
 
-use super::{Applications, Change, cancel::MAX_WRITE_ATTEMPTS, now, storage_error};
-use crate::{
-    domain::{
-        Application, ApplicationError, ApplicationStatus, Caller,
-        application::parse_id,
-        text::{REASON_MAX_CHARS, parse_multi_line},
-    },
-    storage::{self, applications::StatusChange},
+use super::{Applications, status_write::Decision};
+use crate::domain::{
+    Application, ApplicationError, ApplicationStatus, Caller,
+    application::parse_id,
+    text::{REASON_MAX_CHARS, parse_multi_line},
 };
 
 /// A requested lifecycle move.
@@ -37,14 +34,12 @@ impl Applications {
         let reason = parse_multi_line(transition.reason, REASON_MAX_CHARS)
             .map_err(|why| ApplicationError::invalid("reason", why))?;
         let target = transition.target;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let mut transaction = self.pool.begin().await.map_err(storage_error)?;
-            let current = storage::applications::find(&mut transaction, id)
-                .await
-                .map_err(storage_error)?
-                .ok_or_else(|| ApplicationError::NotFound(id.to_string()))?;
+        let rejection_reason = reason
+            .as_deref()
+            .filter(|_| target == ApplicationStatus::Rejected);
+        self.write_with_retry(id, |current| {
             if current.status == target {
-                return Ok(current);
+                return Ok(Decision::Unchanged);
             }
             if let Some(expected) = transition.expected_version
                 && expected != current.version
@@ -53,37 +48,19 @@ impl Applications {
                     current_version: current.version,
                 });
             }
+            // Cancelling is the applicant's or an operator's call, never the process's.
             if !current.status.can_become(target) || target == ApplicationStatus::Cancelled {
                 return Err(ApplicationError::InvalidTransition {
                     from: current.status,
                     to: target,
                 });
             }
-            let change = StatusChange {
-                id,
-                expected_version: current.version,
+            Ok(Decision::Become {
                 status: target,
-                at: now(),
                 cancel_reason: None,
-                rejection_reason: (target == ApplicationStatus::Rejected)
-                    .then_some(reason.as_deref())
-                    .flatten(),
-            };
-            if let Some(changed) = storage::applications::change_status(&mut transaction, change)
-                .await
-                .map_err(storage_error)?
-            {
-                transaction.commit().await.map_err(storage_error)?;
-                self.announce_change(Change::Touched(vec![changed.id]));
-                tracing::info!(id = %changed.id, status = %changed.status, "application moved");
-                return Ok(changed);
-            }
-        }
-        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
-        let current_version = storage::applications::find(&mut connection, id)
-            .await
-            .map_err(storage_error)?
-            .map_or(0, |application| application.version);
-        Err(ApplicationError::ConcurrentModification { current_version })
+                rejection_reason,
+            })
+        })
+        .await
     }
 }

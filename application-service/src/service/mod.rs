@@ -2,25 +2,31 @@
 
 mod cancel;
 mod create;
+mod export;
 mod lifecycle;
 mod query;
 mod search;
+mod status_write;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 use zayavki_search::SearchIndex;
 
 pub use create::Created;
+pub use export::{Export, ExportOrder, ExportQuery};
 pub use lifecycle::Transition;
 pub use query::{ListQuery, Page};
 pub use search::{SearchQuery, SearchResult};
 
+use zayavki_common::outbox;
+
 use crate::{
     domain::{Application, ApplicationError},
+    events,
     storage::coalesced_reads::CoalescedReads,
 };
 
@@ -85,39 +91,40 @@ impl Applications {
         // Nobody listening (e.g. a tool without an index) is fine: the feed is an accelerator.
         drop(self.changes.send(change));
     }
+
+    /// Records the `application.created` events of newly filed applications in the transaction
+    /// that inserts them, right after the insert and before the commit, so they are stored
+    /// exactly when the applications are (a batch's with one COPY).
+    async fn after_filed(
+        &self,
+        transaction: &mut Transaction<'_, Postgres>,
+        filed: &[Application],
+    ) -> Result<(), ApplicationError> {
+        let messages = filed
+            .iter()
+            .map(events::created)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        outbox::insert_all(transaction, &messages).await?;
+        Ok(())
+    }
+
+    /// Records the event of a status change in the writing transaction, right after the status
+    /// update won its version race and before the commit, so it is stored exactly when the
+    /// change is.
+    async fn after_status_change(
+        &self,
+        transaction: &mut Transaction<'_, Postgres>,
+        before: &Application,
+        after: &Application,
+    ) -> Result<(), ApplicationError> {
+        let message = events::status_changed(before, after)?;
+        outbox::insert_all(transaction, &[message]).await?;
+        Ok(())
+    }
 }
 
 /// The server clock at the database's precision (microseconds), so what we return equals what
 /// we stored.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
-}
-
-/// Storage failures: an unreachable database is `Unavailable`, anything else `Internal`.
-fn storage_error(error: impl Into<anyhow::Error>) -> ApplicationError {
-    let error = error.into();
-    let unreachable = is_unreachable(&error);
-    classified(error, unreachable)
-}
-
-/// The same for a failure shared by several callers (a coalesced read).
-fn shared_storage_error(error: &anyhow::Error) -> ApplicationError {
-    classified(anyhow::anyhow!("{error:#}"), is_unreachable(error))
-}
-
-fn classified(error: anyhow::Error, unreachable: bool) -> ApplicationError {
-    if unreachable {
-        ApplicationError::Unavailable(error)
-    } else {
-        ApplicationError::Internal(error)
-    }
-}
-
-fn is_unreachable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
-            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-        )
-    })
 }

@@ -1,12 +1,14 @@
 //! Reading applications: one by id, or a filtered listing one page at a time.
 
-use super::{Applications, shared_storage_error, storage_error};
+use zayavki_common::page_token::{self, FilterFingerprint};
+
+use super::Applications;
 use crate::{
     domain::{
         Application, ApplicationError, ApplicationStatus, AppliedRange, Caller, ListFilter,
         PageSize,
         application::parse_id,
-        page_token::{self, PageCursor},
+        page_token::{PageCursor, listing_fingerprint},
         validation::Violations,
     },
     storage,
@@ -34,7 +36,7 @@ pub(super) struct ParsedList {
     pub filter: ListFilter,
     pub page_size: PageSize,
     pub cursor: Option<PageCursor>,
-    pub fingerprint: [u8; 8],
+    pub fingerprint: FilterFingerprint,
 }
 
 impl Applications {
@@ -42,12 +44,7 @@ impl Applications {
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<Application, ApplicationError> {
         require_role(caller)?;
         let id = parse_id(id).map_err(|reason| ApplicationError::invalid("id", reason))?;
-        match self
-            .reads
-            .find(id)
-            .await
-            .map_err(|failure| shared_storage_error(failure.error()))?
-        {
+        match self.reads.find(id).await? {
             Some(application) if caller.may_see(&application.applicant) => Ok(application),
             _ => Err(ApplicationError::NotFound(id.to_string())),
         }
@@ -60,9 +57,9 @@ impl Applications {
         query: ListQuery,
     ) -> Result<Page<Application>, ApplicationError> {
         require_role(caller)?;
-        let parsed = parse_list(caller, &query, &[])?;
+        let parsed = parse_list(caller, &query)?;
         let limit = parsed.page_size.0;
-        let mut connection = self.pool.acquire().await.map_err(storage_error)?;
+        let mut connection = self.pool.acquire().await?;
         let mut rows = storage::applications::list(
             &mut connection,
             &parsed.filter,
@@ -70,18 +67,15 @@ impl Applications {
             parsed.cursor,
             limit + 1,
         )
-        .await
-        .map_err(storage_error)?;
+        .await?;
         let next_page_token = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last().map(|last| {
-                page_token::encode(
-                    PageCursor {
-                        applied_at: last.applied_at,
-                        id: last.id,
-                    },
-                    parsed.fingerprint,
-                )
+                let cursor = PageCursor {
+                    applied_at: last.applied_at,
+                    id: last.id,
+                };
+                page_token::encode(&cursor, parsed.fingerprint)
             })
         } else {
             None
@@ -101,12 +95,10 @@ pub(super) fn require_role(caller: &Caller) -> Result<(), ApplicationError> {
     }
 }
 
-/// Validates the filters shared by listing and search; `extra` joins the page-token fingerprint
-/// (the search text, for example).
+/// Validates the filters shared by listing and search, and the page token of a listing.
 pub(super) fn parse_list(
     caller: &Caller,
     query: &ListQuery,
-    extra: &[&str],
 ) -> Result<ParsedList, ApplicationError> {
     let mut violations = Violations::new();
     let applied =
@@ -123,37 +115,25 @@ pub(super) fn parse_list(
     let mut statuses = query.statuses.clone();
     statuses.sort();
     statuses.dedup();
-    let status_names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-    let range_parts = applied
-        .map(|range| {
-            [range.from, range.before].map(|bound| {
-                bound
-                    .map(|at| at.timestamp_micros().to_string())
-                    .unwrap_or_default()
-            })
-        })
-        .unwrap_or_default();
-    let mut parts: Vec<&str> = vec![
-        caller.visible_applicant().unwrap_or("*"),
-        &range_parts[0],
-        &range_parts[1],
-    ];
-    parts.push("|");
-    parts.extend(status_names.iter().copied());
-    parts.push("|");
-    parts.extend(extra.iter().copied());
-    let fingerprint = page_token::filter_fingerprint(&parts);
+    let filter = ListFilter {
+        applied: applied.unwrap_or_default(),
+        statuses,
+    };
+    let fingerprint = listing_fingerprint(caller.visible_applicant(), &filter);
     let cursor = match query
         .page_token
         .as_deref()
         .filter(|token| !token.is_empty())
     {
         None => None,
-        Some(token) => violations.check("page_token", page_token::decode(token, fingerprint)),
+        Some(token) => violations.check(
+            "page_token",
+            page_token::decode(token, fingerprint).map_err(|refused| refused.to_string()),
+        ),
     };
     match (applied, page_size) {
-        (Some(applied), Some(page_size)) if violations.is_empty() => Ok(ParsedList {
-            filter: ListFilter { applied, statuses },
+        (Some(_), Some(page_size)) if violations.is_empty() => Ok(ParsedList {
+            filter,
             page_size,
             cursor,
             fingerprint,

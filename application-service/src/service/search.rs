@@ -5,10 +5,9 @@ use zayavki_search::{SearchError, SearchRequest};
 use super::{
     Applications, ListQuery, Page,
     query::{parse_list, require_role},
-    storage_error,
 };
 use crate::{
-    domain::{Application, ApplicationError, Caller, FieldViolation},
+    domain::{Application, ApplicationError, Caller},
     storage,
 };
 
@@ -54,7 +53,7 @@ impl Applications {
             page_token: None,
             ..query.filters
         };
-        let parsed = parse_list(caller, &filters, &[])?;
+        let parsed = parse_list(caller, &filters)?;
         let request = SearchRequest {
             query: query.text,
             statuses: parsed
@@ -85,18 +84,15 @@ impl Applications {
             }
             // The hits are matched to the ranking by id below, so the rows may come in any
             // order.
-            storage::applications::find_rows(&self.pool, &ids)
-                .await
-                .map_err(storage_error)?
+            let rows = storage::applications::find_rows(&self.pool, &ids).await?;
+            let applications = rows
                 .into_iter()
                 .map(Application::try_from)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(storage_error)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok::<_, ApplicationError>(applications)
         };
         let (page, applications) = tokio::join!(searching, read_back);
-        let page = page
-            .map_err(|error| ApplicationError::Internal(error.into()))?
-            .map_err(search_error)?;
+        let page = page.map_err(|task_failed| ApplicationError::Internal(task_failed.into()))??;
         let applications = applications?;
         let mut by_id: std::collections::HashMap<_, _> = applications
             .into_iter()
@@ -123,22 +119,19 @@ impl Applications {
     }
 }
 
-fn search_error(error: SearchError) -> ApplicationError {
-    match error {
-        SearchError::Internal(source) => ApplicationError::Internal(source),
-        SearchError::InvalidPageToken(reason) => {
-            ApplicationError::Validation(vec![FieldViolation::new("page_token", reason)])
-        }
-        SearchError::InvalidPageSize(size) => {
-            ApplicationError::Validation(vec![FieldViolation::new(
-                "page_size",
-                format!("must be between 1 and 1000 (got {size})"),
-            )])
-        }
-        SearchError::InvalidQuery(reason) => {
-            // The index names the parameter itself ("q must …"); the violation already does.
-            let reason = reason.strip_prefix("q ").unwrap_or(&reason).to_owned();
-            ApplicationError::Validation(vec![FieldViolation::new("q", reason)])
+/// What the index refuses, named by the request field at fault.
+impl From<SearchError> for ApplicationError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::Internal(source) => Self::Internal(source),
+            SearchError::InvalidPageToken(reason) => Self::invalid("page_token", reason),
+            // `parse_list` admits only the sizes the index accepts, so this refusal is a bug.
+            refused @ SearchError::InvalidPageSize(_) => Self::Internal(refused.into()),
+            SearchError::InvalidQuery(reason) => {
+                // The index names the parameter itself ("q must …"); the violation already does.
+                let reason = reason.strip_prefix("q ").unwrap_or(&reason).to_owned();
+                Self::invalid("q", reason)
+            }
         }
     }
 }

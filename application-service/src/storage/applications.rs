@@ -19,18 +19,13 @@ pub async fn insert_all(
     applications: &[Application],
 ) -> anyhow::Result<()> {
     let encoded = binary_copy::encode(applications)?;
-    let mut copy = connection.copy_in_raw(binary_copy::COPY_STATEMENT).await?;
-    if let Err(error) = copy.send(encoded).await {
-        copy.abort(error.to_string()).await.ok();
-        return Err(error.into());
-    }
-    let inserted = copy.finish().await?;
-    anyhow::ensure!(
-        inserted == applications.len() as u64,
-        "COPY inserted {inserted} rows, expected {}",
-        applications.len()
-    );
-    Ok(())
+    zayavki_common::binary_copy::copy_in(
+        connection,
+        binary_copy::COPY_STATEMENT,
+        encoded,
+        applications.len(),
+    )
+    .await
 }
 
 /// The id of the caller's transaction (assigning one if it has none yet), in the units of

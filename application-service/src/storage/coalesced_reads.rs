@@ -16,7 +16,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{application_rows::ApplicationRow, applications::find_rows};
-use crate::domain::Application;
+use crate::domain::{Application, ApplicationError};
 
 /// The most ids one query carries; more waiting lookups take further queries.
 const MAX_IDS_PER_QUERY: usize = 256;
@@ -25,9 +25,23 @@ const MAX_IDS_PER_QUERY: usize = 256;
 #[derive(Clone, Debug)]
 pub struct ReadFailure(Arc<anyhow::Error>);
 
-impl ReadFailure {
-    pub fn error(&self) -> &anyhow::Error {
-        &self.0
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("coalesced read by id failed")
+    }
+}
+
+/// The shared error is this one's source, so whoever classifies failures by their causes (an
+/// unreachable database, for one) sees every cause of the failed query.
+impl std::error::Error for ReadFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&**self.0)
+    }
+}
+
+impl From<ReadFailure> for ApplicationError {
+    fn from(failure: ReadFailure) -> Self {
+        anyhow::Error::new(failure).into()
     }
 }
 
@@ -137,5 +151,31 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
             .transpose()
             .map_err(|error| ReadFailure(Arc::new(error)));
         drop(lookup.reply.send(reply));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zayavki_common::ErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn a_shared_failure_is_classified_by_its_causes() {
+        let timed_out = ReadFailure(Arc::new(sqlx::Error::PoolTimedOut.into()));
+        assert_eq!(
+            ApplicationError::from(timed_out.clone()).code(),
+            ErrorCode::Unavailable
+        );
+        let undecodable = ReadFailure(Arc::new(anyhow::anyhow!("unknown status \"LOST\"")));
+        assert_eq!(
+            ApplicationError::from(undecodable).code(),
+            ErrorCode::Internal
+        );
+        // Every lookup of the failed query gets the same answer.
+        assert_eq!(
+            ApplicationError::from(timed_out).code(),
+            ErrorCode::Unavailable
+        );
     }
 }

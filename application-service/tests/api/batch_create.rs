@@ -1,7 +1,9 @@
+use application_service::domain::new_application::BATCH_MAX;
 use tonic::Code;
+use zayavki_identity::{ManualClock, ThrottleConfig};
 use zayavki_proto::applications::v1 as pb;
 
-use crate::helpers::{assert_code, count_rows, draft, spawn_app, violated_fields};
+use crate::helpers::{assert_code, count_rows, draft, spawn_app, spawn_app_with, violated_fields};
 
 fn batch(titles: &[&str]) -> pb::BatchCreateApplicationsRequest {
     pb::BatchCreateApplicationsRequest {
@@ -144,4 +146,31 @@ async fn single_and_batch_create_share_the_key_space() {
         .await
         .expect_err("reused");
     assert_code(&status, Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn the_largest_batch_fits_the_default_rate_limit() {
+    // The default limits, with time standing still so no refill helps the batch through.
+    let app = spawn_app_with(|settings| {
+        settings.throttle = ThrottleConfig {
+            clock: ManualClock::new().into(),
+            ..ThrottleConfig::default()
+        };
+    })
+    .await;
+    let titles: Vec<String> = (0..BATCH_MAX)
+        .map(|index| format!("заявка {index}"))
+        .collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+
+    let created = app
+        .applicant("alice")
+        .batch_create_applications(batch(&titles))
+        .await
+        .expect("a full batch is within the default burst")
+        .into_inner()
+        .applications;
+
+    assert_eq!(created.len(), 1_000);
+    assert_eq!(count_rows(&app.pool).await, 1_000);
 }

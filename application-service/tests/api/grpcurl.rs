@@ -118,3 +118,31 @@ async fn grpcurl_creates_and_reads_an_application() {
     let read: serde_json::Value = serde_json::from_str(&read).expect("JSON output");
     assert_eq!(read, created);
 }
+
+#[tokio::test]
+async fn grpcurl_decodes_the_field_errors_of_a_refused_call() {
+    let app = spawn_app().await;
+    let address = app.grpc_address.to_string();
+    let header = bearer(&app);
+    let body = r#"{"application":{"title":"Ложки","items":[{"name":"Ложка","quantity":2,"unitPrice":"1.234"}]}}"#;
+
+    let output = grpcurl(&[
+        "-plaintext",
+        "-H",
+        &header,
+        "-d",
+        body,
+        &address,
+        "applications.v1.ApplicationService/CreateApplication",
+    ])
+    .await;
+
+    assert!(!output.status.success(), "the call must be refused");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("InvalidArgument"), "{error}");
+    // The details are decoded with the google.rpc descriptors served by reflection.
+    assert!(error.contains("google.rpc.BadRequest"), "{error}");
+    assert!(error.contains("fieldViolations"), "{error}");
+    assert!(error.contains("items[0].unit_price"), "{error}");
+    assert!(!error.contains("is not recognized"), "{error}");
+}

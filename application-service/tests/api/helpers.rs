@@ -1,10 +1,10 @@
 //! `spawn_app()` and clients authenticated as a chosen user.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use application_service::{config::Settings, startup::Application};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 use tonic::{
     Code, Request, Status,
     metadata::{Ascii, MetadataValue},
@@ -12,13 +12,17 @@ use tonic::{
     transport::Channel,
 };
 use tonic_types::StatusExt;
-use zayavki_common::shutdown::CancellationToken;
+use zayavki_common::{
+    amqp::AmqpSettings,
+    outbox::{RelaySettings, RelayStats},
+    shutdown::CancellationToken,
+};
 use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
 use zayavki_proto::applications::v1::{
     self as pb, application_lifecycle_client::ApplicationLifecycleClient,
     application_service_client::ApplicationServiceClient,
 };
-use zayavki_testkit::{TestDatabase, init_test_logs};
+use zayavki_testkit::{TestBroker, TestDatabase, init_test_logs};
 
 pub type ApplicationsClient = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
 pub type LifecycleClient = ApplicationLifecycleClient<InterceptedService<Channel, Bearer>>;
@@ -34,8 +38,10 @@ pub struct TestApp {
     server: Option<JoinHandle<anyhow::Result<()>>>,
     channel: Channel,
     owned_index_dir: Option<std::path::PathBuf>,
-    // Dropped last: the database outlives the server using it.
-    _database: TestDatabase,
+    /// What the outbox relay has done, when the test gave the app a broker.
+    pub relay_stats: Option<watch::Receiver<RelayStats>>,
+    // Dropped last: the database outlives the servers using it.
+    database: Arc<TestDatabase>,
 }
 
 /// Adds `authorization: Bearer <token>` to every call.
@@ -58,8 +64,33 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(Arc::new(TestDatabase::fresh()), configure).await
+}
+
+/// A service that publishes its events to `broker`, with short retry intervals.
+pub async fn spawn_app_publishing_to(broker: &TestBroker) -> TestApp {
+    spawn_app_with(|settings| settings.events = Some(test_relay_settings(broker.settings()))).await
+}
+
+/// The relay's settings for tests: a standby asks for the lock often, failures retry soon.
+pub fn test_relay_settings(amqp: AmqpSettings) -> RelaySettings {
+    let mut relay = application_service::config::relay_settings(amqp);
+    relay.leader_retry = Duration::from_millis(100);
+    relay.max_backoff = Duration::from_millis(500);
+    relay.confirm_timeout = Duration::from_secs(5);
+    relay
+}
+
+/// Another replica on the database of `other`.
+pub async fn spawn_replica_of(other: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(other.database.clone(), configure).await
+}
+
+async fn spawn_app_on(
+    database: Arc<TestDatabase>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_test_logs();
-    let database = TestDatabase::fresh();
     let mut settings = Settings::for_database(database.url());
     settings.identity = IdentityConfig::development().0.with_secret(TEST_SECRET);
     settings.throttle = ThrottleConfig::disabled();
@@ -75,6 +106,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let grpc_address = application.grpc_address();
     let http_address = application.http_address();
     let pool = application.pool().clone();
+    let relay_stats = application.relay_stats();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
     let channel = Channel::from_shared(format!("http://{grpc_address}"))
@@ -92,7 +124,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         server: Some(server),
         channel,
         owned_index_dir,
-        _database: database,
+        relay_stats,
+        database,
     }
 }
 

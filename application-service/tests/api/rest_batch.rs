@@ -125,7 +125,7 @@ async fn every_item_of_a_batch_counts_against_the_rate_limit() {
         settings.throttle = ThrottleConfig {
             per_second: 1,
             burst: 10,
-            enabled: true,
+            ..ThrottleConfig::default()
         };
     })
     .await;

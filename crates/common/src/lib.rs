@@ -1,11 +1,16 @@
 //! Pieces every zayavki service needs in the same shape: reading configuration from the
 //! environment, structured logs, graceful shutdown, error codes that mean the same on gRPC and
-//! REST, and PostgreSQL connection helpers.
+//! REST, opaque page tokens, and PostgreSQL connection helpers.
 
+pub mod amqp;
+pub mod binary_copy;
 pub mod config;
 pub mod cors;
 pub mod database;
 pub mod error_code;
+pub mod metrics;
+pub mod outbox;
+pub mod page_token;
 pub mod problem;
 pub mod shutdown;
 pub mod telemetry;

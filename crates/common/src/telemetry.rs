@@ -3,6 +3,10 @@
 
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
+/// The filter when `RUST_LOG` is unset: our own lines at info, while sqlx and tantivy (seven
+/// lines at every index commit) speak only when something is wrong.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,tantivy=warn";
+
 /// Installs the global subscriber once; later calls are ignored so tests can call it freely.
 pub fn init(default_filter: &str) {
     let filter =

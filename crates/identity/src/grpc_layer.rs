@@ -3,7 +3,14 @@
 
 use std::task::{Context, Poll};
 
-use futures::future::{Either, Ready, ready};
+use axum::{
+    BoxError,
+    body::{Bytes, HttpBody},
+};
+use futures::{
+    TryFutureExt,
+    future::{Either, MapOk, Ready, ready},
+};
 use tower::{Layer, Service};
 
 use crate::{AuthError, Identity, PublicPaths, TokenVerifier, bearer::bearer_token};
@@ -12,10 +19,16 @@ use crate::{AuthError, Identity, PublicPaths, TokenVerifier, bearer::bearer_toke
 /// by default), puts the [`Identity`] into the request extensions (tonic hands them to
 /// `tonic::Request::extensions()`), and answers `UNAUTHENTICATED` itself otherwise.
 ///
+/// A tower layer rather than a tonic interceptor: whether a call needs a token depends on its
+/// path, and tonic builds the request it hands an interceptor without the URI. Installed per
+/// service instead, an interceptor would leave health and reflection calls without the identity
+/// that a valid token still gives them (throttling keys on it).
+///
 /// ```ignore
 /// Server::builder()
 ///     .layer(GrpcAuthLayer::new(verifier))
-///     .layer(GrpcThrottleLayer::new(throttle)) // after auth: keys on the identity
+///     // After auth: the throttle keys on the identity.
+///     .layer(InterceptorLayer::new(GrpcThrottle::new(throttle)))
 ///     .add_service(...)
 /// ```
 #[derive(Clone, Debug)]
@@ -62,11 +75,17 @@ pub struct GrpcAuth<S> {
 impl<S, RequestBody, ResponseBody> Service<http::Request<RequestBody>> for GrpcAuth<S>
 where
     S: Service<http::Request<RequestBody>, Response = http::Response<ResponseBody>>,
-    ResponseBody: Default,
+    ResponseBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResponseBody::Error: Into<BoxError>,
 {
-    type Response = http::Response<ResponseBody>;
+    // Refusals are answered here, so the body type must be one this layer can build whatever
+    // the inner service returns (an interceptor's body, for one, has no empty constructor).
+    type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Self::Response, Self::Error>>, S::Future>;
+    type Future = Either<
+        Ready<Result<Self::Response, Self::Error>>,
+        MapOk<S::Future, fn(http::Response<ResponseBody>) -> Self::Response>,
+    >;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)
@@ -84,8 +103,16 @@ where
                 return Either::Left(ready(Ok(error.to_status().into_http())));
             }
         }
-        Either::Right(self.inner.call(request))
+        Either::Right(self.inner.call(request).map_ok(into_tonic_body))
     }
+}
+
+fn into_tonic_body<B>(response: http::Response<B>) -> http::Response<tonic::body::Body>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(tonic::body::Body::new)
 }
 
 /// The caller verified by [`GrpcAuthLayer`], or `UNAUTHENTICATED` when the layer did not run

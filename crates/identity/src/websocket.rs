@@ -75,8 +75,8 @@ pub fn authenticate_websocket(
     })
 }
 
-/// As an extractor it reuses the identity attached by [`crate::HttpAuthLayer`] when the route is
-/// behind it, and otherwise verifies with the [`TokenVerifier`] from the router state.
+/// As an extractor it reuses the identity attached by [`crate::authenticate_http`] when the route
+/// is behind it, and otherwise verifies with the [`TokenVerifier`] from the router state.
 impl<S> FromRequestParts<S> for WebSocketIdentity
 where
     S: Send + Sync,

@@ -15,12 +15,13 @@ use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term,
 };
 use uuid::Uuid;
+use zayavki_common::page_token;
 
 use crate::analyzer::register_analyzers;
 use crate::block_max::OneWordPage;
 use crate::document::ApplicationDocument;
 use crate::id_floors::IdFloorCache;
-use crate::page_token::{PageToken, request_fingerprint};
+use crate::page_token::request_fingerprint;
 use crate::query_builder::{build_query, filter_queries, one_word_terms};
 use crate::query_language;
 use crate::ranking::{KeysetTopDocs, RankedDoc};
@@ -286,14 +287,12 @@ impl SearchIndex {
         }
         let parsed = query_language::parse(&request.query)?;
         let fingerprint = request_fingerprint(request);
-        let after = match &request.page_token {
-            Some(token) => Some(
-                PageToken::decode(token, fingerprint)
-                    .map_err(|error| SearchError::InvalidPageToken(error.to_string()))?
-                    .after,
-            ),
-            None => None,
-        };
+        let after = request
+            .page_token
+            .as_deref()
+            .map(|token| page_token::decode(token, fingerprint))
+            .transpose()
+            .map_err(|error| SearchError::InvalidPageToken(error.to_string()))?;
         let empty_range = match (request.applied_from, request.applied_before) {
             (Some(from), Some(before)) => from >= before,
             _ => false,
@@ -336,13 +335,9 @@ impl SearchIndex {
         let mut ranked = searched.map_err(searching_failed)?;
         let next_page_token = if ranked.len() > page_size {
             ranked.truncate(page_size);
-            ranked.last().map(|last| {
-                PageToken {
-                    request_fingerprint: fingerprint,
-                    after: last.position,
-                }
-                .encode()
-            })
+            ranked
+                .last()
+                .map(|last| page_token::encode(&last.position, fingerprint))
         } else {
             None
         };

@@ -46,6 +46,7 @@ mod query_builder;
 mod query_language;
 mod ranking;
 mod request;
+#[cfg(feature = "sample-data")]
 pub mod sample_data;
 mod schema;
 mod snippet;

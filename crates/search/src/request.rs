@@ -63,8 +63,9 @@ pub enum SearchError {
     /// The query text cannot be searched; the message can be shown to the person who typed it.
     #[error("{0}")]
     InvalidQuery(String),
-    /// The page token is malformed or was issued for a different request.
-    #[error("{0}")]
+    /// The page token is malformed or was issued for a different request; the message follows
+    /// the parameter's name (`zayavki_common::page_token::PageTokenError`).
+    #[error("page_token {0}")]
     InvalidPageToken(String),
     /// `page_size` is outside `1..=MAX_PAGE_SIZE`.
     #[error("page_size must be between 1 and {MAX_PAGE_SIZE}, got {0}")]

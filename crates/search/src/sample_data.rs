@@ -1,4 +1,6 @@
-//! Realistic generated applications for benchmarks and tests.
+//! Realistic generated applications for benchmarks and tests, behind the `sample-data` feature
+//! that only this crate's tests and examples and the benchmarks enable: the word tables stay out
+//! of the services.
 //!
 //! Deterministic: the same `count` and `seed` always give the same documents, on every
 //! platform and version, because the generator is a self-contained SplitMix64.

@@ -5,7 +5,7 @@ use std::{process::Command, time::Duration};
 use zayavki_identity::{IdentityConfig, ThrottleConfig, TokenVerifier};
 
 const SCENARIO: &str = "ZAYAVKI_IDENTITY_TEST_SCENARIO";
-const VARIABLES: [&str; 12] = [
+const VARIABLES: [&str; 14] = [
     "JWT_SECRET",
     "JWT_PUBLIC_KEY_FILE",
     "JWT_JWKS_FILE",
@@ -17,6 +17,8 @@ const VARIABLES: [&str; 12] = [
     "ZAYAVKI_ENV",
     "RATE_LIMIT_PER_SECOND",
     "RATE_LIMIT_BURST",
+    "SERVICE_RATE_LIMIT_PER_SECOND",
+    "SERVICE_RATE_LIMIT_BURST",
     "RATE_LIMIT_ENABLED",
 ];
 
@@ -63,6 +65,8 @@ fn every_variable_is_read() {
             ("ZAYAVKI_ENV", "production"),
             ("RATE_LIMIT_PER_SECOND", "7"),
             ("RATE_LIMIT_BURST", "9"),
+            ("SERVICE_RATE_LIMIT_PER_SECOND", "11"),
+            ("SERVICE_RATE_LIMIT_BURST", "13"),
             ("RATE_LIMIT_ENABLED", "false"),
         ],
     );
@@ -76,6 +80,16 @@ fn defaults_apply_when_nothing_is_set() {
 #[test]
 fn production_without_a_key_refuses_to_start() {
     run_child("production-without-key", &[("ZAYAVKI_ENV", "production")]);
+}
+
+fn limits(config: &ThrottleConfig) -> (u32, u32, u32, u32, bool) {
+    (
+        config.per_second,
+        config.burst,
+        config.service_per_second,
+        config.service_burst,
+        config.enabled,
+    )
 }
 
 /// Runs only as a child of the tests above.
@@ -107,12 +121,8 @@ fn child() {
             assert_eq!(config.leeway, Duration::from_secs(5));
             assert!(config.production);
             assert_eq!(
-                ThrottleConfig::from_env().expect("throttle"),
-                ThrottleConfig {
-                    per_second: 7,
-                    burst: 9,
-                    enabled: false
-                }
+                limits(&ThrottleConfig::from_env().expect("throttle")),
+                (7, 9, 11, 13, false)
             );
         }
         "defaults" => {
@@ -121,12 +131,8 @@ fn child() {
             assert_eq!(config.leeway, Duration::from_secs(30));
             assert!(!config.production);
             assert_eq!(
-                ThrottleConfig::from_env().expect("throttle"),
-                ThrottleConfig {
-                    per_second: 100,
-                    burst: 200,
-                    enabled: true
-                }
+                limits(&ThrottleConfig::from_env().expect("throttle")),
+                (100, 1000, 2000, 4000, true)
             );
         }
         "production-without-key" => {

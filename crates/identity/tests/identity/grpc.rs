@@ -1,11 +1,13 @@
 use std::{convert::Infallible, net::SocketAddr, time::Duration};
 
 use http::{HeaderValue, Request, Response};
-use tonic::{Code, Status, body::Body, transport::server::TcpConnectInfo};
+use tonic::{
+    Code, Status, body::Body, service::InterceptorLayer, transport::server::TcpConnectInfo,
+};
 use tower::{ServiceBuilder, ServiceExt};
 use zayavki_identity::{
-    GrpcAuthLayer, GrpcThrottleLayer, Identity, PublicPaths, Role, Throttle, ThrottleConfig,
-    identity_from_request,
+    GrpcAuthLayer, GrpcThrottle, Identity, ManualClock, PublicPaths, Role, Throttle,
+    ThrottleConfig, identity_from_request,
 };
 
 use crate::helpers::{hs256_config, hs256_token, verifier};
@@ -145,6 +147,7 @@ fn handlers_read_the_identity_or_get_unauthenticated() {
     );
 }
 
+/// Time stands still, so every refusal below is certain however slowly the calls run.
 fn throttled_stack(
     burst: u32,
 ) -> impl tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
@@ -152,12 +155,13 @@ fn throttled_stack(
     let throttle = Throttle::new(ThrottleConfig {
         per_second: 1,
         burst,
-        enabled: true,
+        clock: ManualClock::new().into(),
+        ..ThrottleConfig::default()
     })
     .expect("throttle");
     ServiceBuilder::new()
         .layer(GrpcAuthLayer::new(verifier(&hs256_config())))
-        .layer(GrpcThrottleLayer::new(throttle))
+        .layer(InterceptorLayer::new(GrpcThrottle::new(throttle)))
         .service_fn(echo_subject)
 }
 
@@ -254,7 +258,7 @@ async fn the_layers_work_in_a_tonic_server() {
                 GrpcAuthLayer::new(verifier(&hs256_config()))
                     .with_public_paths(PublicPaths::none()),
             )
-            .layer(GrpcThrottleLayer::new(throttle))
+            .layer(InterceptorLayer::new(GrpcThrottle::new(throttle)))
             .add_service(health)
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),

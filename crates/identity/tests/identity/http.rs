@@ -1,11 +1,14 @@
 use std::net::SocketAddr;
 
-use axum::{Router, body::Body, extract::ConnectInfo, routing::get};
+use axum::{
+    Router, body::Body, extract::ConnectInfo, middleware::from_fn_with_state, routing::get,
+};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use zayavki_identity::{
-    Authenticated, HttpAuthLayer, HttpThrottleLayer, PublicPaths, Role, Throttle, ThrottleConfig,
+    Authenticated, HttpAuth, ManualClock, PublicPaths, Role, Throttle, ThrottleConfig,
+    authenticate_http, throttle_http,
 };
 
 use crate::helpers::{
@@ -31,13 +34,12 @@ fn routes() -> Router {
 }
 
 fn strict_app() -> Router {
-    routes().layer(
-        HttpAuthLayer::new(verifier(&hs256_config())).with_public_paths(PublicPaths::exact([
-            "/health",
-            "/openapi.yml",
-            "/maybe",
-        ])),
-    )
+    let auth = HttpAuth::new(verifier(&hs256_config())).with_public_paths(PublicPaths::exact([
+        "/health",
+        "/openapi.yml",
+        "/maybe",
+    ]));
+    routes().layer(from_fn_with_state(auth, authenticate_http))
 }
 
 fn get_with(path: &str, authorization: Option<&str>) -> Request<Body> {
@@ -165,7 +167,10 @@ async fn an_optional_identity_is_none_without_a_token_but_a_bad_token_is_refused
 
 #[tokio::test]
 async fn the_optional_layer_leaves_refusal_to_the_extractor() {
-    let app = routes().layer(HttpAuthLayer::optional(verifier(&hs256_config())));
+    let app = routes().layer(from_fn_with_state(
+        HttpAuth::optional(verifier(&hs256_config())),
+        authenticate_http,
+    ));
 
     let protected = app
         .clone()
@@ -182,17 +187,20 @@ async fn the_optional_layer_leaves_refusal_to_the_extractor() {
     assert_eq!(open.status(), StatusCode::OK);
 }
 
+/// Time stands still, so every refusal below is certain however slowly the requests run.
 fn throttled_app(burst: u32) -> Router {
     let throttle = Throttle::new(ThrottleConfig {
         per_second: 1,
         burst,
-        enabled: true,
+        clock: ManualClock::new().into(),
+        ..ThrottleConfig::default()
     })
     .expect("throttle");
-    routes().layer(HttpThrottleLayer::new(throttle)).layer(
-        HttpAuthLayer::new(verifier(&hs256_config()))
-            .with_public_paths(PublicPaths::exact(["/health"])),
-    )
+    let auth =
+        HttpAuth::new(verifier(&hs256_config())).with_public_paths(PublicPaths::exact(["/health"]));
+    routes()
+        .layer(from_fn_with_state(throttle, throttle_http))
+        .layer(from_fn_with_state(auth, authenticate_http))
 }
 
 #[tokio::test]

@@ -1,14 +1,21 @@
 use std::{net::IpAddr, time::Duration};
 
-use zayavki_identity::{Identity, Throttle, ThrottleConfig, ThrottleKey};
+use zayavki_identity::{Identity, ManualClock, Role, Throttle, ThrottleConfig, ThrottleKey};
 
-fn throttle(per_second: u32, burst: u32) -> Throttle {
+/// A throttle whose time moves only when `clock` is advanced.
+fn throttle_at(clock: &ManualClock, per_second: u32, burst: u32) -> Throttle {
     Throttle::new(ThrottleConfig {
         per_second,
         burst,
-        enabled: true,
+        clock: clock.clone().into(),
+        ..ThrottleConfig::default()
     })
     .expect("throttle")
+}
+
+/// A throttle whose time stands still.
+fn throttle(per_second: u32, burst: u32) -> Throttle {
+    throttle_at(&ManualClock::new(), per_second, burst)
 }
 
 #[test]
@@ -52,20 +59,28 @@ fn a_cost_larger_than_the_burst_is_refused_with_a_clear_message() {
 #[test]
 fn the_bucket_refills_over_time() {
     // 20 per second: one unit every 50 ms.
-    let throttle = throttle(20, 2);
+    let clock = ManualClock::new();
+    let throttle = throttle_at(&clock, 20, 2);
     let caller = ThrottleKey::Subject("user-1".to_owned());
     assert!(throttle.check(&caller, 2).is_ok());
     let refused = throttle.check(&caller, 1).expect_err("empty bucket");
-    assert!(refused.retry_after <= Duration::from_millis(50));
+    assert_eq!(refused.retry_after, Duration::from_millis(50));
 
-    std::thread::sleep(Duration::from_millis(60));
+    clock.advance(Duration::from_millis(49));
+    assert!(throttle.check(&caller, 1).is_err(), "not yet a whole unit");
+    clock.advance(Duration::from_millis(1));
 
     assert!(throttle.check(&caller, 1).is_ok());
     assert!(throttle.check(&caller, 1).is_err());
-    std::thread::sleep(Duration::from_millis(110));
+    clock.advance(Duration::from_millis(100));
     assert!(
         throttle.check(&caller, 2).is_ok(),
         "two units after two periods"
+    );
+    clock.advance(Duration::from_secs(60));
+    assert!(
+        throttle.check(&caller, 3).is_err(),
+        "a bucket never holds more than its burst"
     );
 }
 
@@ -122,4 +137,58 @@ fn throttled_answers_carry_retry_after_in_whole_seconds() {
             .iter()
             .any(|(name, value)| name == http::header::RETRY_AFTER && value == "1")
     );
+}
+
+#[test]
+fn services_have_buckets_of_their_own_with_their_own_limit() {
+    let clock = ManualClock::new();
+    let throttle = Throttle::new(ThrottleConfig {
+        per_second: 1,
+        burst: 2,
+        service_per_second: 10,
+        service_burst: 5,
+        clock: clock.clone().into(),
+        ..ThrottleConfig::default()
+    })
+    .expect("throttle");
+    let service =
+        ThrottleKey::for_identity(&Identity::new("business-process").with_role(Role::Service));
+    let person = ThrottleKey::for_identity(&Identity::new("olga").with_role(Role::Operator));
+
+    assert!(throttle.check(&person, 2).is_ok());
+    assert!(throttle.check(&person, 1).is_err(), "a person's burst is 2");
+    assert!(
+        throttle.check(&service, 5).is_ok(),
+        "a service's burst is 5, untouched by the person"
+    );
+    let refused = throttle
+        .check(&service, 1)
+        .expect_err("service burst spent");
+    assert_eq!(refused.burst, 5);
+    assert_eq!(refused.retry_after, Duration::from_millis(100));
+
+    clock.advance(Duration::from_millis(100));
+
+    assert!(throttle.check(&service, 1).is_ok(), "10 per second refill");
+    assert!(throttle.check(&person, 1).is_err(), "1 per second refill");
+}
+
+#[test]
+fn the_defaults_fit_a_full_batch_for_a_person_and_more_for_a_service() {
+    let throttle = Throttle::new(ThrottleConfig {
+        clock: ManualClock::new().into(),
+        ..ThrottleConfig::default()
+    })
+    .expect("throttle");
+    let person = ThrottleKey::for_identity(&Identity::new("alice").with_role(Role::Applicant));
+    let service =
+        ThrottleKey::for_identity(&Identity::new("report-service").with_role(Role::Service));
+
+    assert!(
+        throttle.check(&person, 1).is_ok() && throttle.check(&person, 999).is_ok(),
+        "a call plus the rest of a 1,000-item batch"
+    );
+    assert!(throttle.check(&person, 1).is_err());
+    assert!(throttle.check(&service, 4000).is_ok());
+    assert!(throttle.check(&service, 1).is_err());
 }

@@ -1,9 +1,9 @@
-use axum::{Router, body::Body, routing::get};
+use axum::{Router, body::Body, middleware::from_fn_with_state, routing::get};
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use tower::ServiceExt;
 use zayavki_identity::{
-    AuthError, Authenticated, BEARER_SUBPROTOCOL, HttpAuthLayer, Role, TokenVerifier,
-    WebSocketIdentity, authenticate_websocket,
+    AuthError, Authenticated, BEARER_SUBPROTOCOL, HttpAuth, Role, TokenVerifier, WebSocketIdentity,
+    authenticate_http, authenticate_websocket,
 };
 
 use crate::helpers::{hs256_config, hs256_token, verifier};
@@ -97,7 +97,10 @@ async fn the_http_layer_accepts_handshake_tokens_and_the_extractor_reads_them() 
                 )
             }),
         )
-        .layer(HttpAuthLayer::new(verifier.clone()))
+        .layer(from_fn_with_state(
+            HttpAuth::new(verifier.clone()),
+            authenticate_http,
+        ))
         .with_state(verifier);
     let token = hs256_token("viewer-3", &[]);
 

@@ -1,0 +1,9 @@
+//! RabbitMQ: connecting, the system's topology, and publishing with confirms.
+
+mod connection;
+mod message;
+pub mod topology;
+
+pub use connection::{AmqpSettings, DEFAULT_AMQP_URL, connect};
+pub use message::{OutgoingMessage, new_traceparent, properties};
+pub use topology::declare_topology;

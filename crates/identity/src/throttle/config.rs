@@ -1,0 +1,75 @@
+//! How much each caller may spend: one limit for people (and anonymous addresses), a higher one
+//! for other services, whose traffic carries many people's work.
+
+use zayavki_common::config::{env_flag, env_parse};
+
+use super::ThrottleClock;
+
+/// Units refilled per second for each person or address.
+const DEFAULT_PER_SECOND: u32 = 100;
+/// Bucket size for each person or address. The largest batch the APIs accept (1,000
+/// applications, one unit each) fits a full bucket.
+const DEFAULT_BURST: u32 = 1000;
+/// Units refilled per second for each caller with the `service` role.
+const DEFAULT_SERVICE_PER_SECOND: u32 = 2000;
+/// Bucket size for each caller with the `service` role.
+const DEFAULT_SERVICE_BURST: u32 = 4000;
+
+/// Bucket sizes and refill rates.
+#[derive(Clone, Debug)]
+pub struct ThrottleConfig {
+    /// Units refilled per second for each person or address (`RATE_LIMIT_PER_SECOND`, default
+    /// 100).
+    pub per_second: u32,
+    /// Bucket size for each person or address: the most spent at once (`RATE_LIMIT_BURST`,
+    /// default 1000).
+    pub burst: u32,
+    /// Units refilled per second for each caller with the `service` role
+    /// (`SERVICE_RATE_LIMIT_PER_SECOND`, default 2000).
+    pub service_per_second: u32,
+    /// Bucket size for each caller with the `service` role (`SERVICE_RATE_LIMIT_BURST`, default
+    /// 4000).
+    pub service_burst: u32,
+    /// `RATE_LIMIT_ENABLED`, default true; covers both limits.
+    pub enabled: bool,
+    /// Where the buckets read the time: the system clock, or a manual one in tests.
+    pub clock: ThrottleClock,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            per_second: DEFAULT_PER_SECOND,
+            burst: DEFAULT_BURST,
+            service_per_second: DEFAULT_SERVICE_PER_SECOND,
+            service_burst: DEFAULT_SERVICE_BURST,
+            enabled: true,
+            clock: ThrottleClock::System,
+        }
+    }
+}
+
+impl ThrottleConfig {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        Ok(Self {
+            per_second: env_parse("RATE_LIMIT_PER_SECOND", defaults.per_second)?,
+            burst: env_parse("RATE_LIMIT_BURST", defaults.burst)?,
+            service_per_second: env_parse(
+                "SERVICE_RATE_LIMIT_PER_SECOND",
+                defaults.service_per_second,
+            )?,
+            service_burst: env_parse("SERVICE_RATE_LIMIT_BURST", defaults.service_burst)?,
+            enabled: env_flag("RATE_LIMIT_ENABLED", defaults.enabled)?,
+            clock: defaults.clock,
+        })
+    }
+
+    /// No limit at all.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+}
