@@ -7,6 +7,7 @@ use prost::Message;
 const PROTO_FILES: &[&str] = &[
     "applications/v1/applications.proto",
     "applications/v1/export.proto",
+    "process/v1/process.proto",
 ];
 
 /// googleapis' error model (vendored under `google/rpc/`), compiled into the descriptor set only:

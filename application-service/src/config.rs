@@ -19,6 +19,9 @@ use zayavki_identity::{IdentityConfig, ThrottleConfig};
 /// others moving meanwhile, and lookups still share queries, so it gives up little throughput
 /// (`bench/README.md`).
 const DEFAULT_READ_QUERIES: usize = 2;
+/// Each export keeps a pooled connection for as long as its reader takes; four leave most of
+/// the default pool of sixteen to every other request, however many reports are built at once.
+const DEFAULT_EXPORT_CONCURRENCY: usize = 4;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -27,6 +30,9 @@ pub struct Settings {
     /// `DATABASE_READ_QUERIES`, default 2: how many reads of single applications by id run at
     /// once; lookups arriving meanwhile share the next query.
     pub read_queries: usize,
+    /// `EXPORT_CONCURRENCY`, default 4: how many exports run at once; any more wait for a
+    /// running one to finish.
+    pub export_concurrency: usize,
     /// `APPLICATION_GRPC_ADDR`, default `127.0.0.1:50051`. Port 0 picks a free port.
     pub grpc_address: SocketAddr,
     /// `APPLICATION_HTTP_ADDR`, default `127.0.0.1:8080`.
@@ -62,6 +68,7 @@ impl Settings {
         Ok(Self {
             database,
             read_queries: env_parse("DATABASE_READ_QUERIES", DEFAULT_READ_QUERIES)?,
+            export_concurrency: env_parse("EXPORT_CONCURRENCY", DEFAULT_EXPORT_CONCURRENCY)?,
             grpc_address: env_parse("APPLICATION_GRPC_ADDR", default_address(50051))?,
             http_address: env_parse("APPLICATION_HTTP_ADDR", default_address(8080))?,
             cors_allowed_origins: match env_list("CORS_ALLOWED_ORIGINS") {
@@ -86,6 +93,7 @@ impl Settings {
         Self {
             database: DatabaseSettings::new(database_url),
             read_queries: DEFAULT_READ_QUERIES,
+            export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
             grpc_address: default_address(0),
             http_address: default_address(0),
             cors_allowed_origins: default_cors_origins(),
@@ -106,6 +114,10 @@ impl Settings {
             (1..=self.database.max_connections as usize).contains(&self.read_queries),
             "DATABASE_READ_QUERIES must be between 1 and DATABASE_MAX_CONNECTIONS ({})",
             self.database.max_connections
+        );
+        anyhow::ensure!(
+            self.export_concurrency >= 1,
+            "EXPORT_CONCURRENCY must be at least 1"
         );
         Ok(())
     }

@@ -10,7 +10,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::cors::CorsLayer;
 use zayavki_common::{
-    database::{ensure_database_exists, is_reachable, lazy_pool},
+    database::{self, is_reachable},
+    listen::listen,
     metrics::{GrpcMethods, RequestMetricsLayer},
     outbox::{Relay, RelayStats},
     shutdown::{CancellationToken, finish_within},
@@ -24,9 +25,7 @@ use zayavki_proto::applications::v1::{
 
 use crate::{
     config::Settings,
-    grpc::{
-        applications::ApplicationGrpc, export::ExportGrpc, lifecycle::LifecycleGrpc, reflection,
-    },
+    grpc::{applications::ApplicationGrpc, export::ExportGrpc, lifecycle::LifecycleGrpc},
     http::{self as rest, HttpState},
     indexing,
     service::Applications,
@@ -69,18 +68,9 @@ impl Application {
             TokenVerifier::new(&settings.identity).context("cannot set up token verification")?;
         let throttle =
             Throttle::new(settings.throttle.clone()).context("cannot set up rate limits")?;
-        ensure_database_exists(&settings.database).await?;
-        let pool = lazy_pool(&settings.database)?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("cannot apply database migrations")?;
-        let grpc_listener = TcpListener::bind(settings.grpc_address)
-            .await
-            .with_context(|| format!("cannot listen for gRPC on {}", settings.grpc_address))?;
-        let http_listener = TcpListener::bind(settings.http_address)
-            .await
-            .with_context(|| format!("cannot listen for HTTP on {}", settings.http_address))?;
+        let pool = database::prepare(&settings.database, &MIGRATOR).await?;
+        let grpc_listener = listen(settings.grpc_address, "gRPC").await?;
+        let http_listener = listen(settings.http_address, "HTTP").await?;
         let search_index =
             indexing::open_or_rebuild(&settings.search_index_dir).with_context(|| {
                 format!(
@@ -93,7 +83,12 @@ impl Application {
         });
         Ok(Self {
             relay,
-            applications: Applications::new(pool, search_index, settings.read_queries),
+            applications: Applications::new(
+                pool,
+                search_index,
+                settings.read_queries,
+                settings.export_concurrency,
+            ),
             verifier,
             throttle,
             settings,
@@ -159,7 +154,7 @@ impl Application {
             shutdown.clone(),
         ));
 
-        let (reflection_v1, reflection_v1alpha) = reflection::services()?;
+        let (reflection_v1, reflection_v1alpha) = zayavki_proto::reflection::services()?;
         let grpc = tonic::transport::Server::builder()
             .accept_http1(true)
             .initial_stream_window_size(GRPC_STREAM_WINDOW_BYTES)

@@ -18,14 +18,40 @@ CREATE TABLE processes (
     version             bigint      NOT NULL DEFAULT 1,
     decision_due_at     timestamptz,
     purchase_report_id  uuid,
+    -- When the driver may take the next step (later after a passing failure), and why it failed.
+    next_attempt_at     timestamptz NOT NULL DEFAULT now(),
+    attempts            integer     NOT NULL DEFAULT 0,
+    last_error          text,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 -- The driver picks up what has work to do; operators list what waits, oldest first.
-CREATE INDEX processes_with_work ON processes (updated_at)
+CREATE INDEX processes_with_work ON processes (next_attempt_at)
     WHERE state IN ('STARTING', 'APPROVING', 'REJECTING', 'CANCELLING');
 CREATE INDEX processes_by_state ON processes (state, created_at, application_id);
 CREATE INDEX processes_by_applicant ON processes (applicant, created_at);
+
+-- Wakes the driver when a process gets work to do, and the timer loop when a deadline is set
+-- (delivered at commit, once per transaction).
+CREATE FUNCTION notify_channel() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_ARGV[0], '');
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER processes_with_work_notify AFTER INSERT OR UPDATE OF state, next_attempt_at ON processes
+    FOR EACH ROW WHEN (NEW.state IN ('STARTING', 'APPROVING', 'REJECTING', 'CANCELLING'))
+    EXECUTE FUNCTION notify_channel('process_work');
+
+-- Announces every change of a process (`<application id> <state>`), for whoever follows them.
+CREATE FUNCTION notify_process_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('process_changed', NEW.application_id::text || ' ' || NEW.state);
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER processes_changed_notify AFTER INSERT OR UPDATE OF state ON processes
+    FOR EACH ROW EXECUTE FUNCTION notify_process_changed();
 
 -- Every step of every process, with its time and details, in order.
 CREATE TABLE process_steps (
@@ -90,6 +116,8 @@ CREATE TABLE timers (
     cancelled_at   timestamptz
 );
 CREATE INDEX timers_due ON timers (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
+CREATE TRIGGER timers_notify AFTER INSERT OR UPDATE OF due_at ON timers
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_channel('timers');
 
 -- Operators' decisions, replayed for a repeated request_id.
 CREATE TABLE decisions (

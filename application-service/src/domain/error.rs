@@ -76,13 +76,7 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 /// for the log; neither shows it to the caller.
 impl From<anyhow::Error> for ApplicationError {
     fn from(error: anyhow::Error) -> Self {
-        let unreachable = error.chain().any(|cause| {
-            matches!(
-                cause.downcast_ref::<sqlx::Error>(),
-                Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
-            )
-        });
-        if unreachable {
+        if zayavki_common::database::is_unreachable(&error) {
             Self::Unavailable(error)
         } else {
             Self::Internal(error)

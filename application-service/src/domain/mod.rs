@@ -11,7 +11,7 @@ pub mod new_application;
 pub mod page_token;
 pub mod status;
 pub mod text;
-pub mod validation;
+pub use zayavki_common::validation;
 
 pub use application::Application;
 pub use caller::Caller;

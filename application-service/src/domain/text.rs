@@ -7,7 +7,6 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const ITEM_NAME_MAX_CHARS: usize = 200;
 pub const DESCRIPTION_MAX_CHARS: usize = 10_000;
 pub const REASON_MAX_CHARS: usize = 1_000;
-pub const REQUEST_ID_MAX_CHARS: usize = 200;
 
 /// A required single-line text, trimmed, 1..=`max_chars` characters.
 pub fn parse_single_line(raw: &str, max_chars: usize) -> Result<String, String> {
@@ -51,24 +50,6 @@ pub fn parse_multi_line(raw: Option<&str>, max_chars: usize) -> Result<Option<St
     Ok(Some(raw.to_owned()))
 }
 
-/// An idempotency key: 1..=200 visible characters; blank means "no key".
-pub fn parse_request_id(raw: Option<&str>) -> Result<Option<String>, String> {
-    let Some(raw) = raw else { return Ok(None) };
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    if raw
-        .chars()
-        .any(|character| character.is_control() || character.is_whitespace())
-    {
-        return Err("must not contain white space or control characters".to_owned());
-    }
-    if raw.chars().count() > REQUEST_ID_MAX_CHARS {
-        return Err(format!("must be at most {REQUEST_ID_MAX_CHARS} characters"));
-    }
-    Ok(Some(raw.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,16 +74,5 @@ mod tests {
         assert_eq!(parse_multi_line(Some("  "), 100), Ok(None));
         assert!(parse_multi_line(Some("nul\u{0}"), 100).is_err());
         assert!(parse_multi_line(Some(&"x".repeat(101)), 100).is_err());
-    }
-
-    #[test]
-    fn request_id_rules() {
-        assert_eq!(parse_request_id(Some("")), Ok(None));
-        assert_eq!(
-            parse_request_id(Some("abc-1")),
-            Ok(Some("abc-1".to_owned()))
-        );
-        assert!(parse_request_id(Some("a b")).is_err());
-        assert!(parse_request_id(Some(&"k".repeat(201))).is_err());
     }
 }

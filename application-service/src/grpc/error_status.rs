@@ -1,7 +1,7 @@
 //! Domain errors as gRPC statuses, with `google.rpc.BadRequest` field violations for wrong fields.
 
 use tonic::Status;
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+use zayavki_common::validation::bad_request_status;
 
 use crate::domain::ApplicationError;
 
@@ -10,18 +10,7 @@ impl From<ApplicationError> for Status {
         let code = error.code().grpc_code();
         match &error {
             ApplicationError::Validation(violations) => {
-                let details = ErrorDetails::with_bad_request(
-                    violations
-                        .iter()
-                        .map(|violation| {
-                            FieldViolation::new(
-                                violation.field.clone(),
-                                violation.description.clone(),
-                            )
-                        })
-                        .collect::<Vec<_>>(),
-                );
-                Status::with_error_details(code, error.to_string(), details)
+                bad_request_status(code, error.to_string(), violations)
             }
             ApplicationError::Internal(source) => {
                 tracing::error!(error = ?source, "request failed");

@@ -6,7 +6,6 @@ pub mod convert;
 pub mod error_status;
 pub mod export;
 pub mod lifecycle;
-pub mod reflection;
 
 use tonic::{Request, Status};
 use zayavki_identity::Identity;

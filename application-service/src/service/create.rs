@@ -7,7 +7,7 @@ use super::{Applications, Change, now};
 use crate::{
     domain::{
         Application, ApplicationError, Caller, NewApplication, NewApplicationInput,
-        text::parse_request_id,
+        validation::parse_request_id,
     },
     storage::{
         self,
@@ -33,7 +33,8 @@ impl Applications {
         input: NewApplicationInput,
     ) -> Result<Created<Application>, ApplicationError> {
         require_applicant(caller)?;
-        let request_id = parse_request_id(request_id)
+        let request_id = request_id
+            .map_or(Ok(None), parse_request_id)
             .map_err(|reason| ApplicationError::invalid("request_id", reason))?;
         let draft = NewApplication::parse(input).map_err(ApplicationError::Validation)?;
         let mut created = self
@@ -62,7 +63,8 @@ impl Applications {
         inputs: Vec<NewApplicationInput>,
     ) -> Result<Created<Vec<Application>>, ApplicationError> {
         require_applicant(caller)?;
-        let request_id = parse_request_id(request_id)
+        let request_id = request_id
+            .map_or(Ok(None), parse_request_id)
             .map_err(|reason| ApplicationError::invalid("request_id", reason))?;
         let drafts = NewApplication::parse_batch(inputs).map_err(ApplicationError::Validation)?;
         self.create_all(

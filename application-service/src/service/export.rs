@@ -4,19 +4,24 @@
 //! announced first is exactly the number of rows that follow. Rows are read from PostgreSQL as
 //! the caller takes chunks: a bounded channel sits between the reading task and the caller, so a
 //! slow reader slows the read down instead of making the service hold the result. The
-//! transaction keeps one pooled connection for the whole export.
+//! transaction keeps one pooled connection for the whole export, so only a few exports run at
+//! once (`EXPORT_CONCURRENCY`): any more wait for a running one to finish, and the rest of the
+//! pool stays with every other request.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use sqlx::{Connection, PgConnection, Postgres, pool::PoolConnection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::StreamExt;
 
-use super::{Applications, query::require_role};
+use super::{
+    Applications,
+    query::{parse_filter, require_role},
+};
 use crate::{
     domain::{
-        Application, ApplicationError, ApplicationStatus, AppliedRange, Caller, ListFilter,
-        application::parse_id, validation::Violations,
+        Application, ApplicationError, ApplicationStatus, Caller, application::parse_id,
+        validation::Violations,
     },
     storage::export::{ExportSelection, ExportStatements},
 };
@@ -93,14 +98,31 @@ impl Applications {
     {
         require_role(caller)?;
         let plan = parse_export(caller, query)?;
+        let slot = self.wait_for_export_slot().await?;
         let connection = self.pool.acquire().await?;
         let (counted, total) = oneshot::channel();
         let (chunk_sender, chunks) = mpsc::channel(CHUNKS_AHEAD);
-        tokio::spawn(run_export(connection, plan, convert, counted, chunk_sender));
+        tokio::spawn(async move {
+            run_export(connection, plan, convert, counted, chunk_sender).await;
+            // Released only once the reading task has let go of its connection.
+            drop(slot);
+        });
         let total = total.await.map_err(|_| {
             ApplicationError::Internal(anyhow::anyhow!("the export stopped before counting"))
         })??;
         Ok(Export { total, chunks })
+    }
+
+    /// A permit to run one export, waiting as long as every slot is taken.
+    async fn wait_for_export_slot(&self) -> Result<OwnedSemaphorePermit, ApplicationError> {
+        if self.export_slots.available_permits() == 0 {
+            tracing::debug!("export waits for a running one to finish");
+        }
+        Arc::clone(&self.export_slots)
+            .acquire_owned()
+            .await
+            // The semaphore is never closed.
+            .map_err(|closed| ApplicationError::Internal(closed.into()))
     }
 }
 
@@ -231,16 +253,12 @@ fn parse_export(caller: &Caller, query: ExportQuery) -> Result<ExportPlan, Appli
         }
     };
     let mut violations = Violations::new();
-    let applied =
-        match AppliedRange::parse(query.applied_from.as_deref(), query.applied_to.as_deref()) {
-            Ok(range) => range,
-            Err(nested) => {
-                for violation in nested {
-                    violations.add(violation.field, violation.description);
-                }
-                AppliedRange::default()
-            }
-        };
+    let filter = parse_filter(
+        query.applied_from.as_deref(),
+        query.applied_to.as_deref(),
+        &query.statuses,
+        &mut violations,
+    );
     let chunk_rows = violations
         .check("chunk_size", parse_chunk_rows(query.chunk_size))
         .unwrap_or(DEFAULT_CHUNK_ROWS);
@@ -248,12 +266,9 @@ fn parse_export(caller: &Caller, query: ExportQuery) -> Result<ExportPlan, Appli
     if !violations.is_empty() {
         return Err(ApplicationError::Validation(violations.into_vec()));
     }
-    let mut statuses = query.statuses;
-    statuses.sort();
-    statuses.dedup();
     Ok(ExportPlan {
         selection: ExportSelection {
-            filter: ListFilter { applied, statuses },
+            filter,
             applicant,
             ids,
             order: query.order,

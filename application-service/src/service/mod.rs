@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Semaphore, mpsc};
 use uuid::Uuid;
 use zayavki_search::SearchIndex;
 
@@ -38,6 +38,8 @@ pub struct Applications {
     reads: CoalescedReads,
     /// Derived from PostgreSQL by `crate::indexing`; only read here.
     search_index: SearchIndex,
+    /// One permit per export allowed to run at once, held until its read ends.
+    export_slots: Arc<Semaphore>,
     /// What each committed write changed, so derived views (the search index) pick it up at
     /// once.
     changes: mpsc::UnboundedSender<Change>,
@@ -62,13 +64,19 @@ pub type ChangeReceiver = mpsc::UnboundedReceiver<Change>;
 
 impl Applications {
     /// Must be called on a Tokio runtime: it starts the coalescing reader, which runs at most
-    /// `read_queries` reads by id at a time.
-    pub fn new(pool: PgPool, search_index: SearchIndex, read_queries: usize) -> Self {
+    /// `read_queries` reads by id at a time. At most `export_concurrency` exports run at once.
+    pub fn new(
+        pool: PgPool,
+        search_index: SearchIndex,
+        read_queries: usize,
+        export_concurrency: usize,
+    ) -> Self {
         let (changes, change_receiver) = mpsc::unbounded_channel();
         Self {
             reads: CoalescedReads::start(pool.clone(), read_queries),
             pool,
             search_index,
+            export_slots: Arc::new(Semaphore::new(export_concurrency)),
             changes,
             change_receiver: Arc::new(Mutex::new(Some(change_receiver))),
         }

@@ -101,24 +101,13 @@ pub(super) fn parse_list(
     query: &ListQuery,
 ) -> Result<ParsedList, ApplicationError> {
     let mut violations = Violations::new();
-    let applied =
-        match AppliedRange::parse(query.applied_from.as_deref(), query.applied_to.as_deref()) {
-            Ok(range) => Some(range),
-            Err(nested) => {
-                for violation in nested {
-                    violations.add(violation.field, violation.description);
-                }
-                None
-            }
-        };
+    let filter = parse_filter(
+        query.applied_from.as_deref(),
+        query.applied_to.as_deref(),
+        &query.statuses,
+        &mut violations,
+    );
     let page_size = violations.check("page_size", PageSize::parse(query.page_size));
-    let mut statuses = query.statuses.clone();
-    statuses.sort();
-    statuses.dedup();
-    let filter = ListFilter {
-        applied: applied.unwrap_or_default(),
-        statuses,
-    };
     let fingerprint = listing_fingerprint(caller.visible_applicant(), &filter);
     let cursor = match query
         .page_token
@@ -131,8 +120,8 @@ pub(super) fn parse_list(
             page_token::decode(token, fingerprint).map_err(|refused| refused.to_string()),
         ),
     };
-    match (applied, page_size) {
-        (Some(_), Some(page_size)) if violations.is_empty() => Ok(ParsedList {
+    match page_size {
+        Some(page_size) if violations.is_empty() => Ok(ParsedList {
             filter,
             page_size,
             cursor,
@@ -140,4 +129,24 @@ pub(super) fn parse_list(
         }),
         _ => Err(ApplicationError::Validation(violations.into_vec())),
     }
+}
+
+/// The filing-date window and the statuses that listings, searches and exports filter by; a
+/// malformed window is named in `violations` and left open.
+pub(super) fn parse_filter(
+    applied_from: Option<&str>,
+    applied_to: Option<&str>,
+    statuses: &[ApplicationStatus],
+    violations: &mut Violations,
+) -> ListFilter {
+    let applied = AppliedRange::parse(applied_from, applied_to).unwrap_or_else(|nested| {
+        for violation in nested {
+            violations.add(violation.field, violation.description);
+        }
+        AppliedRange::default()
+    });
+    let mut statuses = statuses.to_vec();
+    statuses.sort();
+    statuses.dedup();
+    ListFilter { applied, statuses }
 }

@@ -87,28 +87,7 @@ pub async fn list(
 ) -> anyhow::Result<Vec<Application>> {
     let mut query: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM applications WHERE TRUE"));
-    if let Some(applicant) = applicant {
-        query
-            .push(" AND applicant = ")
-            .push_bind(applicant.to_owned());
-    }
-    if let Some(from) = filter.applied.from {
-        query.push(" AND applied_at >= ").push_bind(from);
-    }
-    if let Some(before) = filter.applied.before {
-        query.push(" AND applied_at < ").push_bind(before);
-    }
-    if !filter.statuses.is_empty() {
-        let statuses: Vec<&str> = filter
-            .statuses
-            .iter()
-            .map(|status| status.as_str())
-            .collect();
-        query
-            .push(" AND status = ANY(")
-            .push_bind(statuses)
-            .push(")");
-    }
+    push_filter(&mut query, filter, applicant);
     if let Some(cursor) = cursor {
         query
             .push(" AND (applied_at, id) < (")
@@ -122,6 +101,37 @@ pub async fn list(
         .push_bind(i64::from(limit));
     let rows: Vec<ApplicationRow> = query.build_query_as().fetch_all(connection).await?;
     rows.into_iter().map(Application::try_from).collect()
+}
+
+/// Appends ` AND …` conditions for `applicant`, the filing-date window and the statuses of
+/// `filter` to a statement that ends in a `WHERE` clause.
+pub(super) fn push_filter(
+    query: &mut QueryBuilder<'_, Postgres>,
+    filter: &ListFilter,
+    applicant: Option<&str>,
+) {
+    if let Some(applicant) = applicant {
+        query
+            .push(" AND applicant = ")
+            .push_bind(applicant.to_owned());
+    }
+    if let Some(from) = filter.applied.from {
+        query.push(" AND applied_at >= ").push_bind(from);
+    }
+    if let Some(before) = filter.applied.before {
+        query.push(" AND applied_at < ").push_bind(before);
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&'static str> = filter
+            .statuses
+            .iter()
+            .map(|status| status.as_str())
+            .collect();
+        query
+            .push(" AND status = ANY(")
+            .push_bind(statuses)
+            .push(")");
+    }
 }
 
 /// A status change to write when the row still has `expected_version`.

@@ -5,7 +5,10 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use tokio_stream::{Stream, StreamExt};
 use uuid::Uuid;
 
-use super::application_rows::{ApplicationRow, COLUMNS};
+use super::{
+    application_rows::{ApplicationRow, COLUMNS},
+    applications::push_filter,
+};
 use crate::domain::{Application, ListFilter};
 
 /// The order rows are exported in.
@@ -72,27 +75,7 @@ impl ExportStatements {
 }
 
 fn push_conditions(query: &mut QueryBuilder<'static, Postgres>, selection: &ExportSelection) {
-    if let Some(applicant) = &selection.applicant {
-        query.push(" AND applicant = ").push_bind(applicant.clone());
-    }
-    if let Some(from) = selection.filter.applied.from {
-        query.push(" AND applied_at >= ").push_bind(from);
-    }
-    if let Some(before) = selection.filter.applied.before {
-        query.push(" AND applied_at < ").push_bind(before);
-    }
-    if !selection.filter.statuses.is_empty() {
-        let statuses: Vec<&'static str> = selection
-            .filter
-            .statuses
-            .iter()
-            .map(|status| status.as_str())
-            .collect();
-        query
-            .push(" AND status = ANY(")
-            .push_bind(statuses)
-            .push(")");
-    }
+    push_filter(query, &selection.filter, selection.applicant.as_deref());
     if let Some(ids) = &selection.ids {
         query
             .push(" AND id = ANY(")

@@ -104,6 +104,30 @@ async fn wait_for_relay(
         .expect("the relay is running")
 }
 
+/// A virtual host with the topology declared and a test queue bound to every application event.
+struct Listening {
+    broker: TestBroker,
+    channel: lapin::Channel,
+    consumer: Consumer,
+    _connection: lapin::Connection,
+}
+
+async fn listen_to_application_events() -> Listening {
+    let broker = TestBroker::fresh().await.expect("test vhost");
+    let (connection, channel) = broker.channel().await.expect("broker reachable");
+    declare_topology(&channel).await.expect("topology declared");
+    let consumer = broker
+        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
+        .await
+        .expect("subscribed");
+    Listening {
+        broker,
+        channel,
+        consumer,
+        _connection: connection,
+    }
+}
+
 async fn outbox_message_ids(pool: &sqlx::PgPool) -> Vec<String> {
     sqlx::query_scalar("SELECT message_id::text FROM outbox ORDER BY change_xid, id")
         .fetch_all(pool)
@@ -113,13 +137,12 @@ async fn outbox_message_ids(pool: &sqlx::PgPool) -> Vec<String> {
 
 #[tokio::test]
 async fn every_kind_of_write_publishes_exactly_its_event_with_the_agreed_properties() {
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
-    let mut consumer = broker
-        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
-        .await
-        .expect("subscribed");
+    let Listening {
+        broker,
+        channel: _channel,
+        mut consumer,
+        ..
+    } = listen_to_application_events().await;
     let app = spawn_app_publishing_to(&broker).await;
     let mut alice = app.applicant("alice");
     let mut lifecycle = app.lifecycle();
@@ -331,13 +354,12 @@ async fn a_thousand_creates_all_arrive_in_order_while_the_broker_connection_is_c
     const CLIENTS: usize = 4;
     const PER_CLIENT: usize = 250;
     const CANCEL_EVERY: usize = 5;
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
-    let mut consumer = broker
-        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
-        .await
-        .expect("subscribed");
+    let Listening {
+        broker,
+        channel: _channel,
+        mut consumer,
+        ..
+    } = listen_to_application_events().await;
     let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("address"))
         .await
         .expect("proxy");
@@ -433,13 +455,12 @@ async fn a_thousand_creates_all_arrive_in_order_while_the_broker_connection_is_c
 
 #[tokio::test]
 async fn one_relay_publishes_at_a_time_and_a_standby_takes_over() {
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
-    let mut consumer = broker
-        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
-        .await
-        .expect("subscribed");
+    let Listening {
+        broker,
+        channel: _channel,
+        mut consumer,
+        ..
+    } = listen_to_application_events().await;
     let relay = || Some(test_relay_settings(broker.settings()));
     let first = spawn_app_with(|settings| settings.events = relay()).await;
     let mut first_stats = first.relay_stats.clone().expect("relay");
@@ -479,13 +500,12 @@ async fn one_relay_publishes_at_a_time_and_a_standby_takes_over() {
 
 #[tokio::test]
 async fn a_restarted_relay_publishes_what_was_written_while_it_was_away() {
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
-    let mut consumer = broker
-        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
-        .await
-        .expect("subscribed");
+    let Listening {
+        broker,
+        channel: _channel,
+        mut consumer,
+        ..
+    } = listen_to_application_events().await;
     let relay = || Some(test_relay_settings(broker.settings()));
     let before = spawn_app_with(|settings| settings.events = relay()).await;
     for number in 0..5 {
@@ -522,13 +542,12 @@ async fn a_restarted_relay_publishes_what_was_written_while_it_was_away() {
 
 #[tokio::test]
 async fn a_batch_of_a_thousand_writes_a_thousand_events_in_its_transaction() {
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
-    let mut consumer = broker
-        .subscribe(&channel, topology::APPLICATIONS_EVENTS, "#")
-        .await
-        .expect("subscribed");
+    let Listening {
+        broker,
+        channel: _channel,
+        mut consumer,
+        ..
+    } = listen_to_application_events().await;
     let app = spawn_app_publishing_to(&broker).await;
     let filed = app
         .applicant("alice")
@@ -570,8 +589,6 @@ async fn a_batch_of_a_thousand_writes_a_thousand_events_in_its_transaction() {
 #[tokio::test]
 async fn published_rows_are_pruned_after_the_retention() {
     let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    declare_topology(&channel).await.expect("topology declared");
     let first = spawn_app_publishing_to(&broker).await;
     for number in 0..3 {
         create(&mut first.applicant("alice"), &format!("Старая {number}")).await;

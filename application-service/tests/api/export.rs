@@ -3,46 +3,17 @@
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use tonic::{
-    Code, Request, Status, Streaming,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{Code, Status, Streaming};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 use uuid::Uuid;
 use zayavki_identity::Role;
-use zayavki_proto::applications::v1::{
-    self as pb, application_export_client::ApplicationExportClient,
+use zayavki_proto::applications::v1 as pb;
+
+use crate::helpers::{
+    ExportClient, TestApp, assert_code, spawn_app, spawn_app_with, violated_fields,
 };
-
-use crate::helpers::{TestApp, assert_code, spawn_app, violated_fields};
-
-type ExportClient = ApplicationExportClient<InterceptedService<Channel, Token>>;
-
-/// Sends `authorization: Bearer <token>` when there is a token.
-#[derive(Clone)]
-struct Token(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Token {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-fn exporter(app: &TestApp, subject: &str, roles: &[Role]) -> ExportClient {
-    let value = format!("Bearer {}", app.token(subject, roles))
-        .parse()
-        .expect("ascii token");
-    ApplicationExportClient::with_interceptor(app.channel(), Token(Some(value)))
-}
 
 /// Every message of one export.
 struct Exported {
@@ -79,6 +50,37 @@ async fn export(
     Ok(Exported { total, messages })
 }
 
+/// Starts exporting every row in chunks of `chunk_size` (0 for the default), for a test that
+/// reads the messages at its own pace.
+async fn start_export(
+    client: &mut ExportClient,
+    chunk_size: i32,
+) -> Streaming<pb::ExportApplicationsResponse> {
+    client
+        .export_applications(pb::ExportApplicationsRequest {
+            chunk_size,
+            ..all()
+        })
+        .await
+        .expect("export starts")
+        .into_inner()
+}
+
+/// The status of an export that must be refused.
+async fn refused(client: &mut ExportClient, request: pb::ExportApplicationsRequest) -> Status {
+    export(client, request).await.err().expect("refused")
+}
+
+/// The fields named by an export refused as invalid.
+async fn invalid_fields(
+    client: &mut ExportClient,
+    request: pb::ExportApplicationsRequest,
+) -> Vec<String> {
+    let status = refused(client, request).await;
+    assert_code(&status, Code::InvalidArgument);
+    violated_fields(&status)
+}
+
 /// Inserts one application as stored by the service; returns its id.
 async fn insert(pool: &PgPool, applicant: &str, status: &str, applied_at: &str) -> String {
     let id = Uuid::now_v7();
@@ -111,7 +113,7 @@ async fn filters_select_the_rows_in_the_order_asked_for() {
     let early = insert(&app.pool, "bob", "NEW", "2025-03-01T09:00:00Z").await;
     let middle = insert(&app.pool, "alice", "CANCELLED", "2025-03-02T12:00:00Z").await;
     let outside = insert(&app.pool, "bob", "NEW", "2025-04-01T00:00:00Z").await;
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
 
     let by_applied_at = export(
         &mut operator,
@@ -176,7 +178,7 @@ async fn rows_come_in_chunks_and_the_total_counts_them_all() {
             .await,
         );
     }
-    let mut service = exporter(&app, "reports", &[Role::Service]);
+    let mut service = app.exporter("reports", &[Role::Service]);
 
     let exported = export(
         &mut service,
@@ -205,7 +207,7 @@ async fn rows_come_in_chunks_and_the_total_counts_them_all() {
 async fn an_empty_export_is_one_message_with_a_zero_total() {
     let app = spawn_app().await;
     insert(&app.pool, "alice", "NEW", "2025-05-01T08:00:00Z").await;
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
 
     let exported = export(
         &mut operator,
@@ -227,7 +229,7 @@ async fn an_applicant_exports_only_their_own() {
     let app = spawn_app().await;
     let own = insert(&app.pool, "alice", "NEW", "2025-05-01T08:00:00Z").await;
     let bobs = insert(&app.pool, "bob", "NEW", "2025-05-02T08:00:00Z").await;
-    let mut alice = exporter(&app, "alice", &[Role::Applicant]);
+    let mut alice = app.exporter("alice", &[Role::Applicant]);
 
     let everything = export(&mut alice, all()).await.expect("export");
     assert_eq!(everything.ids(), [own.as_str()]);
@@ -247,13 +249,12 @@ async fn an_applicant_exports_only_their_own() {
         applicant: "bob".to_owned(),
         ..all()
     };
-    let refused = export(&mut alice, someone_else.clone())
-        .await
-        .err()
-        .expect("refused");
-    assert_code(&refused, Code::PermissionDenied);
+    assert_code(
+        &refused(&mut alice, someone_else.clone()).await,
+        Code::PermissionDenied,
+    );
 
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
     let bob_only = export(&mut operator, someone_else).await.expect("export");
     assert_eq!(bob_only.ids(), [bobs.as_str()]);
 }
@@ -264,7 +265,7 @@ async fn application_ids_are_limited_and_checked() {
     let first = insert(&app.pool, "alice", "NEW", "2025-05-01T08:00:00Z").await;
     insert(&app.pool, "alice", "NEW", "2025-05-02T08:00:00Z").await;
     let third = insert(&app.pool, "bob", "NEW", "2025-05-03T08:00:00Z").await;
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
 
     let chosen = export(
         &mut operator,
@@ -290,72 +291,52 @@ async fn application_ids_are_limited_and_checked() {
     .expect("1,000 ids are allowed");
     assert_eq!(at_limit.total, Some(0));
 
-    let too_many = export(
-        &mut operator,
-        pb::ExportApplicationsRequest {
-            application_ids: [thousand, vec![first.clone()]].concat(),
-            ..all()
-        },
-    )
-    .await
-    .err()
-    .expect("refused");
-    assert_code(&too_many, Code::InvalidArgument);
-    assert_eq!(violated_fields(&too_many), ["application_ids"]);
+    let too_many = pb::ExportApplicationsRequest {
+        application_ids: [thousand, vec![first.clone()]].concat(),
+        ..all()
+    };
+    assert_eq!(
+        invalid_fields(&mut operator, too_many).await,
+        ["application_ids"]
+    );
 
-    let malformed = export(
-        &mut operator,
-        pb::ExportApplicationsRequest {
-            application_ids: vec![first, "not-a-uuid".to_owned()],
-            ..all()
-        },
-    )
-    .await
-    .err()
-    .expect("refused");
-    assert_code(&malformed, Code::InvalidArgument);
-    assert_eq!(violated_fields(&malformed), ["application_ids[1]"]);
+    let malformed = pb::ExportApplicationsRequest {
+        application_ids: vec![first, "not-a-uuid".to_owned()],
+        ..all()
+    };
+    assert_eq!(
+        invalid_fields(&mut operator, malformed).await,
+        ["application_ids[1]"]
+    );
 }
 
 #[tokio::test]
 async fn wrong_fields_are_named() {
     let app = spawn_app().await;
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
 
-    let refused = export(
-        &mut operator,
-        pb::ExportApplicationsRequest {
-            applied_from: "yesterday".to_owned(),
-            chunk_size: 5_001,
-            ..all()
-        },
-    )
-    .await
-    .err()
-    .expect("refused");
-    assert_code(&refused, Code::InvalidArgument);
-    assert_eq!(violated_fields(&refused), ["applied_from", "chunk_size"]);
+    let two_wrong = pb::ExportApplicationsRequest {
+        applied_from: "yesterday".to_owned(),
+        chunk_size: 5_001,
+        ..all()
+    };
+    assert_eq!(
+        invalid_fields(&mut operator, two_wrong).await,
+        ["applied_from", "chunk_size"]
+    );
 
+    let mut unknown_order = all();
+    unknown_order.order = 7;
+    let mut unspecified_status = all();
+    unspecified_status.status = vec![0];
+    let mut negative_chunk_size = all();
+    negative_chunk_size.chunk_size = -1;
     for (request, field) in [
-        (pb::ExportApplicationsRequest { order: 7, ..all() }, "order"),
-        (
-            pb::ExportApplicationsRequest {
-                status: vec![0],
-                ..all()
-            },
-            "status[0]",
-        ),
-        (
-            pb::ExportApplicationsRequest {
-                chunk_size: -1,
-                ..all()
-            },
-            "chunk_size",
-        ),
+        (unknown_order, "order"),
+        (unspecified_status, "status[0]"),
+        (negative_chunk_size, "chunk_size"),
     ] {
-        let refused = export(&mut operator, request).await.err().expect("refused");
-        assert_code(&refused, Code::InvalidArgument);
-        assert_eq!(violated_fields(&refused), [field]);
+        assert_eq!(invalid_fields(&mut operator, request).await, [field]);
     }
 }
 
@@ -364,16 +345,14 @@ async fn a_token_without_a_role_or_no_token_gets_nothing() {
     let app = spawn_app().await;
     insert(&app.pool, "alice", "NEW", "2025-05-01T08:00:00Z").await;
 
-    let mut roleless = exporter(&app, "nobody", &[]);
-    let refused = export(&mut roleless, all()).await.err().expect("refused");
-    assert_code(&refused, Code::PermissionDenied);
+    let mut roleless = app.exporter("nobody", &[]);
+    assert_code(&refused(&mut roleless, all()).await, Code::PermissionDenied);
 
-    let mut anonymous = ApplicationExportClient::with_interceptor(app.channel(), Token(None));
-    let refused = export(&mut anonymous, all()).await.err().expect("refused");
-    assert_code(&refused, Code::Unauthenticated);
+    let mut anonymous = app.anonymous_exporter();
+    assert_code(&refused(&mut anonymous, all()).await, Code::Unauthenticated);
 
     for roles in [[Role::Operator], [Role::Service]] {
-        let mut allowed = exporter(&app, "staff", &roles);
+        let mut allowed = app.exporter("staff", &roles);
         assert_eq!(
             export(&mut allowed, all()).await.expect("export").total,
             Some(1)
@@ -456,17 +435,10 @@ async fn a_slow_reader_gets_every_row_once_in_order_while_memory_stays_bounded()
     let app = spawn_app().await;
     insert_bulky_rows(&app.pool, ROWS).await;
     wait_until_indexed(&app).await;
-    let mut service = exporter(&app, "reports", &[Role::Service]);
+    let mut service = app.exporter("reports", &[Role::Service]);
     let before = resident_bytes();
 
-    let mut stream: Streaming<pb::ExportApplicationsResponse> = service
-        .export_applications(pb::ExportApplicationsRequest {
-            chunk_size: 50,
-            ..all()
-        })
-        .await
-        .expect("export starts")
-        .into_inner();
+    let mut stream = start_export(&mut service, 50).await;
     // The reader takes a message, then waits for the next tick: far slower than the server
     // produces them.
     let mut reader_pace = tokio::time::interval(Duration::from_millis(2));
@@ -519,16 +491,9 @@ async fn export_backends(pool: &PgPool) -> Vec<i32> {
 async fn a_reader_that_goes_away_ends_the_read_and_its_transaction() {
     let app = spawn_app().await;
     insert_bulky_rows(&app.pool, 20_000).await;
-    let mut operator = exporter(&app, "olga", &[Role::Operator]);
+    let mut operator = app.exporter("olga", &[Role::Operator]);
 
-    let mut stream = operator
-        .export_applications(pb::ExportApplicationsRequest {
-            chunk_size: 1,
-            ..all()
-        })
-        .await
-        .expect("export starts")
-        .into_inner();
+    let mut stream = start_export(&mut operator, 1).await;
     let first = stream.message().await.expect("message").expect("first");
     assert_eq!(first.total, Some(20_000));
     let reading = export_backends(&app.pool).await;
@@ -564,6 +529,55 @@ async fn a_reader_that_goes_away_ends_the_read_and_its_transaction() {
     .await
     .expect("the service keeps exporting");
     assert_eq!(again.total, Some(1));
+}
+
+#[tokio::test]
+async fn an_export_over_the_cap_waits_for_the_running_one_then_completes() {
+    const ROWS: i64 = 20_000;
+    let app = spawn_app_with(|settings| settings.export_concurrency = 1).await;
+    insert_bulky_rows(&app.pool, ROWS).await;
+    let mut first = app.exporter("reports", &[Role::Service]);
+    // Its own connection: the first export's unread rows must not be what holds it up.
+    let mut second = app
+        .exporter_on_own_connection("reports", &[Role::Service])
+        .await;
+
+    // The first export holds the only slot until the service has read its last row, which waits
+    // for the reader: the rows (about 70 MB) are far more than the buffers on the way hold.
+    let mut running = start_export(&mut first, 0).await;
+    let opening = running.message().await.expect("message").expect("first");
+    assert_eq!(opening.total, Some(ROWS));
+    let mut waiting = tokio::spawn(async move {
+        export(
+            &mut second,
+            pb::ExportApplicationsRequest {
+                application_ids: vec![bulky_id(1)],
+                ..all()
+            },
+        )
+        .await
+    });
+    // Nothing announces a call waiting for a slot; given this long, an export that did not
+    // wait would have answered.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "the second export ran while the first held the only slot"
+    );
+
+    let mut rows = opening.applications.len() as i64;
+    while let Some(message) = running.message().await.expect("message") {
+        rows += message.applications.len() as i64;
+    }
+    assert_eq!(rows, ROWS, "the first export completes");
+    let second = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the second export runs once the first is over")
+        .expect("the export task completes")
+        .expect("the second export completes");
+    assert_eq!(second.total, Some(1));
+    assert_eq!(second.ids(), [bulky_id(1)]);
 }
 
 #[tokio::test]

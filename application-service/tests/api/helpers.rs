@@ -19,13 +19,15 @@ use zayavki_common::{
 };
 use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
 use zayavki_proto::applications::v1::{
-    self as pb, application_lifecycle_client::ApplicationLifecycleClient,
+    self as pb, application_export_client::ApplicationExportClient,
+    application_lifecycle_client::ApplicationLifecycleClient,
     application_service_client::ApplicationServiceClient,
 };
 use zayavki_testkit::{TestBroker, TestDatabase, init_test_logs};
 
 pub type ApplicationsClient = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
 pub type LifecycleClient = ApplicationLifecycleClient<InterceptedService<Channel, Bearer>>;
+pub type ExportClient = ApplicationExportClient<InterceptedService<Channel, Bearer>>;
 
 pub const TEST_SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
 
@@ -86,6 +88,15 @@ pub async fn spawn_replica_of(other: &TestApp, configure: impl FnOnce(&mut Setti
     spawn_app_on(other.database.clone(), configure).await
 }
 
+async fn connect(grpc_address: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{grpc_address}"))
+        .expect("valid uri")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("gRPC port accepts connections")
+}
+
 async fn spawn_app_on(
     database: Arc<TestDatabase>,
     configure: impl FnOnce(&mut Settings),
@@ -109,12 +120,7 @@ async fn spawn_app_on(
     let relay_stats = application.relay_stats();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
-    let channel = Channel::from_shared(format!("http://{grpc_address}"))
-        .expect("valid uri")
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("gRPC port accepts connections");
+    let channel = connect(grpc_address).await;
     TestApp {
         grpc_address,
         http_address,
@@ -166,6 +172,24 @@ impl TestApp {
             self.channel.clone(),
             self.bearer("business-process", &[Role::Service]),
         )
+    }
+
+    /// The export API as `subject` with `roles`.
+    pub fn exporter(&self, subject: &str, roles: &[Role]) -> ExportClient {
+        ApplicationExportClient::with_interceptor(self.channel.clone(), self.bearer(subject, roles))
+    }
+
+    /// The export API as `subject` with `roles`, on an HTTP/2 connection of its own: its
+    /// answers never wait for flow-control credit that another call's unread stream holds.
+    pub async fn exporter_on_own_connection(&self, subject: &str, roles: &[Role]) -> ExportClient {
+        ApplicationExportClient::with_interceptor(
+            connect(self.grpc_address).await,
+            self.bearer(subject, roles),
+        )
+    }
+
+    pub fn anonymous_exporter(&self) -> ExportClient {
+        ApplicationExportClient::with_interceptor(self.channel.clone(), Bearer(None))
     }
 
     pub fn channel(&self) -> Channel {

@@ -18,7 +18,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::{
-    net::SocketAddr,
     path::Path,
     sync::{
         Arc,
@@ -28,33 +27,26 @@ use std::{
 };
 
 use anyhow::Context;
-use application_service::{
-    config::Settings, startup::Application, storage::MIGRATOR, storage::application_rows::COLUMNS,
-};
+use application_service::storage::application_rows::COLUMNS;
 use clap::Parser;
 use futures::StreamExt;
 use sqlx::{Executor, PgPool, postgres::PgPoolCopyExt};
-use tokio::task::JoinHandle;
 use zayavki_bench::{
     cpu::{CpuSample, CpuSeconds},
+    prepared::Prepared,
     search::corpus,
-    service::{Bearer, connect_channels},
+    service::Bearer,
 };
-use zayavki_common::{
-    database::{ensure_database_exists, lazy_pool},
-    shutdown::CancellationToken,
-};
-use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
+use zayavki_common::database::lazy_pool;
+use zayavki_identity::Role;
 use zayavki_proto::applications::v1::{
     self as pb, application_export_client::ApplicationExportClient,
 };
 use zayavki_search::SearchIndex;
-use zayavki_testkit::TestDatabase;
 
 const THROUGHPUT_TARGET: f64 = 0.40;
 const MEMORY_TARGET_BYTES: u64 = 100 * 1024 * 1024;
 const RESIDENT_SAMPLE_INTERVAL: Duration = Duration::from_millis(5);
-const TOKEN_LIFETIME: Duration = Duration::from_secs(6 * 3600);
 /// No single export or COPY may run longer than this, whatever the row count.
 const RUN_LIMIT: Duration = Duration::from_secs(15 * 60);
 
@@ -115,23 +107,10 @@ async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     anyhow::ensure!(options.rows > 0, "--rows must be at least 1");
 
-    let database = TestDatabase::fresh();
-    let index_root = tempfile::Builder::new()
-        .prefix("zayavki-export-bench-")
-        .tempdir()?;
-    let index_dir = index_root.path().join("index");
-    let mut settings = Settings::for_database(database.url());
-    settings.identity = IdentityConfig::development().0;
-    settings.throttle = ThrottleConfig::disabled();
-    settings.search_index_dir = index_dir.clone();
-
     // The rows go in before the service starts, made as the service makes its database.
-    ensure_database_exists(&settings.database).await?;
-    let pool = lazy_pool(&settings.database)?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("cannot apply migrations")?;
+    let prepared = Prepared::create("zayavki-export-bench-").await?;
+    let pool = lazy_pool(&prepared.settings.database)?;
+    prepared.migrate(&pool).await?;
     println!(
         "export benchmark: {} applications, {} CPU(s)",
         options.rows,
@@ -144,21 +123,12 @@ async fn main() -> anyhow::Result<()> {
         loaded.rows,
         loaded.elapsed.as_secs_f64()
     );
-    mark_rows_indexed(&pool, &index_dir).await?;
+    mark_rows_indexed(&pool, &prepared.index_dir).await?;
 
-    let service = RunningService::start(settings).await?;
-    let channel = connect_channels(service.grpc_address, 1)
-        .await?
-        .pop()
-        .context("one channel was asked for")?;
+    let service = prepared.start().await?;
     let client = ApplicationExportClient::with_interceptor(
-        channel,
-        Bearer::new(&service.minter.mint(
-            "bench-reports",
-            Some("bench-reports"),
-            &[Role::Service],
-            TOKEN_LIFETIME,
-        )?)?,
+        service.channel().await?,
+        service.bearer("bench-reports", Role::Service)?,
     );
     let copy_statement = format!("COPY (SELECT {COLUMNS} FROM applications ORDER BY id) TO STDOUT");
 
@@ -199,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
 
     service.stop().await?;
     pool.close().await;
-    drop(database);
+    drop(prepared);
     Ok(())
 }
 
@@ -373,38 +343,4 @@ fn print_report(options: &Options, export: &Read, copy: &Read, peak_growth: u64)
 
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
-}
-
-/// application-service on loopback ports, serving the prepared database and index.
-struct RunningService {
-    grpc_address: SocketAddr,
-    minter: TokenMinter,
-    shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningService {
-    async fn start(settings: Settings) -> anyhow::Result<Self> {
-        let minter = TokenMinter::new(&settings.identity).context("cannot mint bench tokens")?;
-        let application = Application::build(settings)
-            .await
-            .context("application-service does not start")?;
-        let grpc_address = application.grpc_address();
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
-        Ok(Self {
-            grpc_address,
-            minter,
-            shutdown,
-            server,
-        })
-    }
-
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.server)
-            .await
-            .context("application-service did not stop in time")??
-            .context("application-service failed")
-    }
 }

@@ -18,34 +18,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::{
     future::Future,
-    net::SocketAddr,
     path::Path,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use application_service::{config::Settings, indexing, startup::Application, storage::MIGRATOR};
+use application_service::indexing;
 use clap::Parser;
 use sqlx::{Executor, postgres::PgPoolOptions};
-use tokio::task::JoinHandle;
-use tonic::{service::interceptor::InterceptedService, transport::Channel};
 use zayavki_bench::{
+    prepared::Prepared,
     search::{
         corpus::{self, APPLICANTS},
         postgres_baseline,
         queries::QueryKind,
         summary::{Latencies, millis},
     },
-    service::{Bearer, connect_channels},
+    service::BearerClient,
 };
-use zayavki_common::{database::ensure_database_exists, shutdown::CancellationToken};
-use zayavki_identity::{IdentityConfig, Role, ThrottleConfig, TokenMinter};
+use zayavki_identity::Role;
 use zayavki_proto::applications::v1::{
     self as pb, application_service_client::ApplicationServiceClient,
 };
-use zayavki_testkit::TestDatabase;
-
-type Client = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// The size the targets are set for.
 const TARGET_DOCUMENTS: u64 = 1_000_000;
@@ -53,7 +47,6 @@ const REBUILD_TARGET: Duration = Duration::from_secs(120);
 const ONE_WORD_P50_TARGET: Duration = Duration::from_millis(2);
 const ONE_WORD_P99_TARGET: Duration = Duration::from_millis(10);
 const SPEEDUP_TARGET: f64 = 3.0;
-const TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// The longest wait for the service's start-up work (segment merges) to settle.
 const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 /// Warm-up never takes longer than this per run, whatever `--warmup` says.
@@ -120,29 +113,16 @@ async fn main() -> anyhow::Result<()> {
         limit: Duration::from_secs(options.max_seconds),
     };
 
-    let database = TestDatabase::fresh();
-    let index_root = tempfile::Builder::new()
-        .prefix("zayavki-search-bench-")
-        .tempdir()?;
-    let index_dir = index_root.path().join("index");
-    let mut settings = Settings::for_database(database.url());
-    settings.identity = IdentityConfig::development().0;
-    settings.throttle = ThrottleConfig::disabled();
-    settings.search_index_dir = index_dir.clone();
-
     // The rows go in before the service starts, so its background catch-up never competes with
     // the load or the timed rebuild. The database and schema are made exactly as the service
     // makes them when it starts.
-    ensure_database_exists(&settings.database).await?;
+    let prepared = Prepared::create("zayavki-search-bench-").await?;
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect(database.url())
+        .connect(prepared.database_url())
         .await
         .context("cannot connect to the benchmark database")?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("cannot apply migrations")?;
+    prepared.migrate(&pool).await?;
 
     println!(
         "search benchmark: {} applications, {} CPU(s)",
@@ -168,14 +148,14 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let indexed = within("the rebuild", indexing::reindex(&pool, &index_dir)).await?;
+    let indexed = within("the rebuild", indexing::reindex(&pool, &prepared.index_dir)).await?;
     let rebuild = started.elapsed();
     anyhow::ensure!(
         indexed == loaded.rows,
         "the rebuilt index holds {indexed} documents, the table {} rows",
         loaded.rows
     );
-    let (segments, index_bytes) = index_shape(&index_dir)?;
+    let (segments, index_bytes) = index_shape(&prepared.index_dir)?;
     println!(
         "rebuild: reindex() of {indexed} documents {:.1} s ({:.0} documents/s); {segments} segment(s), {:.0} MiB",
         rebuild.as_secs_f64(),
@@ -183,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
         index_bytes as f64 / (1024.0 * 1024.0)
     );
 
-    let service = RunningService::start(settings).await?;
+    let service = prepared.start().await?;
     // Opening the rebuilt index lets the writer merge its segments in the background; the
     // queries measure the service once that is over, as it runs most of the time.
     let settled = zayavki_bench::idle::wait_until_idle(SETTLE_LIMIT).await;
@@ -191,10 +171,7 @@ async fn main() -> anyhow::Result<()> {
         "service started; background merging settled after {:.1} s",
         settled.as_secs_f64()
     );
-    let channel = connect_channels(service.grpc_address, 1)
-        .await?
-        .pop()
-        .context("one channel was asked for")?;
+    let channel = service.channel().await?;
     let operator = ApplicationServiceClient::with_interceptor(
         channel.clone(),
         service.bearer("bench-operator", Role::Operator)?,
@@ -251,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
 
     print_report(options.documents as u64, rebuild, &rows);
     // The database is dropped here, after everything that used it.
-    drop(database);
+    drop(prepared);
     Ok(())
 }
 
@@ -314,7 +291,7 @@ async fn within<T>(step: &str, work: impl Future<Output = anyhow::Result<T>>) ->
         .with_context(|| format!("{step} failed"))
 }
 
-async fn grpc_search(mut client: Client, text: &str) -> anyhow::Result<usize> {
+async fn grpc_search(mut client: BearerClient, text: &str) -> anyhow::Result<usize> {
     let response = client
         .search_applications(pb::SearchApplicationsRequest {
             q: text.to_owned(),
@@ -323,48 +300,6 @@ async fn grpc_search(mut client: Client, text: &str) -> anyhow::Result<usize> {
         })
         .await?;
     Ok(response.into_inner().hits.len())
-}
-
-/// application-service serving the rebuilt index on loopback ports.
-struct RunningService {
-    grpc_address: SocketAddr,
-    minter: TokenMinter,
-    shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<()>>,
-}
-
-impl RunningService {
-    async fn start(settings: Settings) -> anyhow::Result<Self> {
-        let minter = TokenMinter::new(&settings.identity).context("cannot mint bench tokens")?;
-        let application = Application::build(settings)
-            .await
-            .context("application-service does not start")?;
-        let grpc_address = application.grpc_address();
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(application.run_until_stopped(shutdown.clone()));
-        Ok(Self {
-            grpc_address,
-            minter,
-            shutdown,
-            server,
-        })
-    }
-
-    fn bearer(&self, subject: &str, role: Role) -> anyhow::Result<Bearer> {
-        Bearer::new(
-            &self
-                .minter
-                .mint(subject, Some(subject), &[role], TOKEN_LIFETIME)?,
-        )
-    }
-
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.server)
-            .await
-            .context("application-service did not stop in time")??
-            .context("application-service failed")
-    }
 }
 
 /// Number of segments in the index's last commit and the bytes its directory holds.

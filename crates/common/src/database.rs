@@ -84,10 +84,37 @@ pub fn lazy_pool(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .connect_lazy_with(settings.connect_options()?))
 }
 
+/// What every service does first: creates its database if missing, opens a lazy pool and
+/// applies its migrations.
+pub async fn prepare(
+    settings: &DatabaseSettings,
+    migrator: &sqlx::migrate::Migrator,
+) -> anyhow::Result<PgPool> {
+    ensure_database_exists(settings).await?;
+    let pool = lazy_pool(settings)?;
+    migrator
+        .run(&pool)
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(pool)
+}
+
 /// True when the database answers a trivial query.
 pub async fn is_reachable(pool: &PgPool) -> bool {
     sqlx::query_scalar::<_, i32>("SELECT 1")
         .fetch_one(pool)
         .await
         .is_ok()
+}
+
+/// True when `error` (anywhere in its chain) says the database could not be reached: the pool
+/// timed out or is closed, or the connection failed. Callers answer such errors as "unavailable,
+/// retry later" and anything else as an internal error.
+pub fn is_unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
+        )
+    })
 }

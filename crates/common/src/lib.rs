@@ -8,11 +8,14 @@ pub mod config;
 pub mod cors;
 pub mod database;
 pub mod error_code;
+pub mod listen;
 pub mod metrics;
+pub mod money;
 pub mod outbox;
 pub mod page_token;
 pub mod problem;
 pub mod shutdown;
 pub mod telemetry;
+pub mod validation;
 
 pub use error_code::ErrorCode;

@@ -49,17 +49,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        // Dropping happens outside the test's runtime, which may be shutting down.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(Self::drop_database(name)))
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
+        if let Err(error) = crate::block_on_own_runtime(Self::drop_database(self.name.clone())) {
             eprintln!("could not drop test database {}: {error:#}", self.name);
         }
     }

@@ -15,3 +15,18 @@ pub fn init_test_logs() {
         zayavki_common::telemetry::init(zayavki_common::telemetry::DEFAULT_FILTER);
     }
 }
+
+/// Runs `cleanup` to completion on a runtime of its own in another thread: a value dropped at the
+/// end of a test is dropped outside the test's runtime, which may be shutting down.
+fn block_on_own_runtime(
+    cleanup: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(cleanup)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the clean-up thread panicked"))?
+}

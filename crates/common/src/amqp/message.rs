@@ -11,7 +11,7 @@ use uuid::Uuid;
 const PERSISTENT: u8 = 2;
 
 /// One message ready to publish: where it goes, what identifies it, and its JSON body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutgoingMessage {
     /// The event or report id; consumers deduplicate on it.
     pub message_id: Uuid,

@@ -1,9 +1,11 @@
 //! RabbitMQ: connecting, the system's topology, and publishing with confirms.
 
 mod connection;
+pub mod consumer;
 mod message;
 pub mod topology;
 
 pub use connection::{AmqpSettings, DEFAULT_AMQP_URL, connect};
+pub use consumer::{ConsumerSettings, DeliveryHandler, Handled, run_consumer};
 pub use message::{OutgoingMessage, new_traceparent, properties};
 pub use topology::declare_topology;

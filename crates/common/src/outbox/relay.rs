@@ -362,7 +362,7 @@ impl Relay {
         let mut failure = None;
         for row in rows {
             let position = row.position();
-            let message = row.into_message();
+            let message = row.message;
             let properties = amqp::properties(&message, &self.settings.app_id);
             match channel
                 .basic_publish(

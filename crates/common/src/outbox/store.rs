@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::{amqp::OutgoingMessage, binary_copy::CopyWriter};
 
@@ -66,12 +65,8 @@ pub(super) struct Position {
 pub(super) struct PendingRow {
     pub id: i64,
     pub transaction: i64,
-    pub message_id: Uuid,
-    pub exchange: String,
-    pub routing_key: String,
-    pub body: String,
-    pub traceparent: Option<String>,
-    pub occurred_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub message: OutgoingMessage,
     /// Every transaction below this one had finished when the rows were read.
     pub horizon: i64,
 }
@@ -81,17 +76,6 @@ impl PendingRow {
         Position {
             transaction: self.transaction,
             id: self.id,
-        }
-    }
-
-    pub fn into_message(self) -> OutgoingMessage {
-        OutgoingMessage {
-            message_id: self.message_id,
-            exchange: self.exchange,
-            routing_key: self.routing_key,
-            body: self.body,
-            traceparent: self.traceparent,
-            occurred_at: self.occurred_at,
         }
     }
 }

@@ -1,6 +1,13 @@
-//! Collecting every wrong field of a request, so one answer names them all.
+//! Collecting every wrong field of a request, so one answer names them all, and answering with
+//! them: a gRPC status carrying `google.rpc.BadRequest` field violations (REST renders them in
+//! problem+json).
 
 use std::fmt;
+
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The longest idempotency key accepted.
+pub const REQUEST_ID_MAX_CHARS: usize = 200;
 
 /// One wrong field. `field` is a snake_case path such as `applications[3].items[0].unit_price`;
 /// REST renders it in lowerCamelCase.
@@ -77,6 +84,43 @@ impl Violations {
     }
 }
 
+/// A status of `code` with `message` and every violation as a `google.rpc.BadRequest` detail.
+pub fn bad_request_status(
+    code: tonic::Code,
+    message: impl Into<String>,
+    violations: &[FieldViolation],
+) -> tonic::Status {
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .iter()
+            .map(|violation| {
+                tonic_types::FieldViolation::new(
+                    violation.field.clone(),
+                    violation.description.clone(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    tonic::Status::with_error_details(code, message, details)
+}
+
+/// An idempotency key: 1 to 200 visible characters; empty means no key.
+pub fn parse_request_id(raw: &str) -> Result<Option<String>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw
+        .chars()
+        .any(|character| character.is_control() || character.is_whitespace())
+    {
+        return Err("must not contain white space or control characters".to_owned());
+    }
+    if raw.chars().count() > REQUEST_ID_MAX_CHARS {
+        return Err(format!("must be at most {REQUEST_ID_MAX_CHARS} characters"));
+    }
+    Ok(Some(raw.to_owned()))
+}
+
 /// Renders a snake_case field path in lowerCamelCase: `items[0].unit_price` → `items[0].unitPrice`.
 pub fn camel_case_path(path: &str) -> String {
     let mut rendered = String::with_capacity(path.len());
@@ -97,6 +141,18 @@ pub fn camel_case_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_visible_characters_of_bounded_length() {
+        assert_eq!(parse_request_id(""), Ok(None));
+        assert_eq!(parse_request_id("abc-1"), Ok(Some("abc-1".to_owned())));
+        assert!(parse_request_id("a b").is_err());
+        assert!(parse_request_id(&"k".repeat(201)).is_err());
+        assert_eq!(
+            parse_request_id(&"к".repeat(200)).map(|key| key.map(|key| key.chars().count())),
+            Ok(Some(200))
+        );
+    }
 
     #[test]
     fn camel_case_path_renders_nested_paths() {

@@ -1,0 +1,3 @@
+//! Calls to the other services.
+
+pub mod applications;

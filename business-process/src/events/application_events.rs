@@ -1,0 +1,238 @@
+//! `business-process.application-events`: each application event takes effect once, in the
+//! order of the application's `version`.
+//!
+//! The queue has a single active consumer, so events mostly arrive in order; when one arrives
+//! early anyway (its predecessor was redelivered, say) it is kept in `deferred_events` and
+//! applied as soon as the application reaches the version before it. A stale one (at or below
+//! the version the process has seen, from an event or from application-service's own answers)
+//! is acknowledged as a no-op, as is a duplicate (the inbox).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use lapin::message::Delivery;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+use zayavki_common::{
+    amqp::{DeliveryHandler, Handled},
+    money::Money,
+};
+
+use crate::{
+    domain::{Process, ProcessState},
+    storage::{deferred, inbox, processes, steps, timers},
+};
+
+pub const CONSUMER: &str = "business-process.application-events";
+
+/// The body of an application event (ARCHITECTURE.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationEvent {
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub application_id: Uuid,
+    pub applicant: String,
+    pub status: String,
+    #[serde(default)]
+    pub previous_status: Option<String>,
+    pub version: i64,
+    pub total_amount: String,
+    pub title: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Created,
+    Cancelled,
+    StatusChanged,
+}
+
+impl ApplicationEvent {
+    /// Reads and checks an event body; the error says why it can never be handled.
+    pub fn parse(body: &Value) -> Result<Self, String> {
+        let event: Self = serde_json::from_value(body.clone())
+            .map_err(|error| format!("not an application event: {error}"))?;
+        event.kind()?;
+        event.total()?;
+        if event.version < 1 {
+            return Err(format!("version {} is not a version", event.version));
+        }
+        Ok(event)
+    }
+
+    fn kind(&self) -> Result<Kind, String> {
+        match self.kind.as_str() {
+            "application.created" => Ok(Kind::Created),
+            "application.cancelled" => Ok(Kind::Cancelled),
+            "application.status_changed" => Ok(Kind::StatusChanged),
+            other => Err(format!("unknown event type {other:?}")),
+        }
+    }
+
+    fn total(&self) -> Result<Money, String> {
+        Money::parse_amount(&self.total_amount).map_err(|reason| format!("totalAmount {reason}"))
+    }
+}
+
+/// Handles deliveries of `business-process.application-events`.
+pub struct ApplicationEventHandler {
+    pool: PgPool,
+}
+
+impl ApplicationEventHandler {
+    pub fn new(pool: PgPool) -> Arc<Self> {
+        Arc::new(Self { pool })
+    }
+
+    /// The effect of `event` and its inbox row, in one transaction.
+    pub async fn handle_event(&self, event: &ApplicationEvent, body: &Value) -> anyhow::Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        if inbox::first_time(&mut transaction, CONSUMER, event.event_id).await? {
+            take_effect(&mut transaction, event, body).await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeliveryHandler for ApplicationEventHandler {
+    async fn handle(&self, delivery: &Delivery) -> Handled {
+        let parsed = super::json_body(&delivery.data)
+            .and_then(|body| ApplicationEvent::parse(&body).map(|event| (event, body)));
+        let (event, body) = match parsed {
+            Ok(parsed) => parsed,
+            Err(reason) => return Handled::Reject(reason),
+        };
+        match self.handle_event(&event, &body).await {
+            Ok(()) => Handled::Done,
+            Err(error) => Handled::Retry(error),
+        }
+    }
+}
+
+async fn take_effect(
+    connection: &mut PgConnection,
+    event: &ApplicationEvent,
+    body: &Value,
+) -> anyhow::Result<()> {
+    let Some(mut process) = processes::lock(connection, event.application_id).await? else {
+        if event.kind() == Ok(Kind::Created) {
+            return start(connection, event).await;
+        }
+        // Its application's creation has not arrived yet.
+        return deferred::defer(
+            connection,
+            event.application_id,
+            event.version,
+            event.event_id,
+            body,
+        )
+        .await;
+    };
+    if event.version <= process.application_version {
+        tracing::debug!(application = %event.application_id, version = event.version, "stale event");
+        return Ok(());
+    }
+    if event.version > process.application_version + 1 {
+        tracing::debug!(application = %event.application_id, version = event.version, "early event deferred");
+        return deferred::defer(
+            connection,
+            event.application_id,
+            event.version,
+            event.event_id,
+            body,
+        )
+        .await;
+    }
+    apply(connection, &mut process, event).await?;
+    apply_deferred(connection, &mut process).await?;
+    processes::save(connection, &process).await?;
+    Ok(())
+}
+
+/// A newly filed application: its process starts.
+async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyhow::Result<()> {
+    let total = event.total().map_err(anyhow::Error::msg)?;
+    let now = Utc::now();
+    let mut process = Process {
+        application_id: event.application_id,
+        applicant: event.applicant.clone(),
+        title: event.title.clone(),
+        total_amount: total,
+        applied_at: event.occurred_at,
+        state: ProcessState::Starting,
+        reason: None,
+        application_version: event.version,
+        version: 1,
+        decision_due_at: None,
+        purchase_report_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    processes::insert_new(connection, &process).await?;
+    steps::record(
+        connection,
+        process.application_id,
+        "application.created",
+        json!({"totalAmount": total.to_string(), "title": event.title, "eventId": event.event_id}),
+    )
+    .await?;
+    if apply_deferred(connection, &mut process).await? {
+        processes::save(connection, &process).await?;
+    }
+    Ok(())
+}
+
+/// The effect of the application's next event on its process.
+async fn apply(
+    connection: &mut PgConnection,
+    process: &mut Process,
+    event: &ApplicationEvent,
+) -> anyhow::Result<()> {
+    process.saw_version(event.version);
+    if event.kind() == Ok(Kind::Cancelled) && !process.state.is_final() {
+        timers::cancel(connection, process.application_id).await?;
+        if process.state != ProcessState::Cancelling {
+            process.move_to(
+                ProcessState::Cancelling,
+                Some("the application was cancelled".to_owned()),
+            );
+        }
+        steps::record(
+            connection,
+            process.application_id,
+            "application.cancelled",
+            json!({"version": event.version, "eventId": event.event_id}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies the deferred events that follow the version the process has seen, in order; true
+/// when any was applied.
+pub async fn apply_deferred(
+    connection: &mut PgConnection,
+    process: &mut Process,
+) -> anyhow::Result<bool> {
+    let mut applied = false;
+    while let Some(body) = deferred::take(
+        connection,
+        process.application_id,
+        process.application_version + 1,
+    )
+    .await?
+    {
+        let event = ApplicationEvent::parse(&body).map_err(anyhow::Error::msg)?;
+        apply(connection, process, &event).await?;
+        applied = true;
+    }
+    Ok(applied)
+}

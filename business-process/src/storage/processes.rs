@@ -1,0 +1,222 @@
+//! Statements on the `processes` table.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use uuid::Uuid;
+use zayavki_common::money::Money;
+
+use crate::domain::{Process, ProcessState};
+
+const COLUMNS: &str = "application_id, applicant, title, total_amount_minor, applied_at, state, \
+     reason, application_version, version, decision_due_at, purchase_report_id, created_at, \
+     updated_at";
+const WITH_WORK: &str = "state IN ('STARTING', 'APPROVING', 'REJECTING', 'CANCELLING')";
+
+#[derive(sqlx::FromRow)]
+struct ProcessRow {
+    application_id: Uuid,
+    applicant: String,
+    title: String,
+    total_amount_minor: i64,
+    applied_at: DateTime<Utc>,
+    state: String,
+    reason: Option<String>,
+    application_version: i64,
+    version: i64,
+    decision_due_at: Option<DateTime<Utc>>,
+    purchase_report_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProcessRow> for Process {
+    type Error = anyhow::Error;
+
+    fn try_from(row: ProcessRow) -> anyhow::Result<Self> {
+        Ok(Process {
+            application_id: row.application_id,
+            applicant: row.applicant,
+            title: row.title,
+            total_amount: Money::from_minor(row.total_amount_minor).ok_or_else(|| {
+                anyhow::anyhow!("negative total in process {}", row.application_id)
+            })?,
+            applied_at: row.applied_at,
+            state: row.state.parse().map_err(anyhow::Error::msg)?,
+            reason: row.reason,
+            application_version: row.application_version,
+            version: row.version,
+            decision_due_at: row.decision_due_at,
+            purchase_report_id: row.purchase_report_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn parse(row: Option<ProcessRow>) -> anyhow::Result<Option<Process>> {
+    row.map(Process::try_from).transpose()
+}
+
+/// A process for a newly filed application, in state STARTING; false when it exists already.
+pub async fn insert_new(connection: &mut PgConnection, process: &Process) -> anyhow::Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO processes (application_id, applicant, title, total_amount_minor, applied_at, \
+         state, application_version) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (application_id) DO NOTHING",
+    )
+    .bind(process.application_id)
+    .bind(&process.applicant)
+    .bind(&process.title)
+    .bind(process.total_amount.minor())
+    .bind(process.applied_at)
+    .bind(process.state.as_str())
+    .bind(process.application_version)
+    .execute(connection)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+pub async fn find<'e>(
+    executor: impl PgExecutor<'e>,
+    application_id: Uuid,
+) -> anyhow::Result<Option<Process>> {
+    let statement = format!("SELECT {COLUMNS} FROM processes WHERE application_id = $1");
+    parse(
+        sqlx::query_as(&statement)
+            .bind(application_id)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// The process, locked until the caller's transaction ends.
+pub async fn lock(
+    connection: &mut PgConnection,
+    application_id: Uuid,
+) -> anyhow::Result<Option<Process>> {
+    let statement = format!("SELECT {COLUMNS} FROM processes WHERE application_id = $1 FOR UPDATE");
+    parse(
+        sqlx::query_as(&statement)
+            .bind(application_id)
+            .fetch_optional(connection)
+            .await?,
+    )
+}
+
+/// One process whose next step is due, locked until the caller's transaction ends; processes
+/// another worker holds are passed over.
+pub async fn claim_work(connection: &mut PgConnection) -> anyhow::Result<Option<Process>> {
+    let statement = format!(
+        "SELECT {COLUMNS} FROM processes WHERE {WITH_WORK} AND next_attempt_at <= now() \
+         ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    );
+    parse(
+        sqlx::query_as(&statement)
+            .fetch_optional(connection)
+            .await?,
+    )
+}
+
+/// When the earliest step that is not due yet becomes due.
+pub async fn next_work_at<'e>(
+    executor: impl PgExecutor<'e>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let statement = format!("SELECT min(next_attempt_at) FROM processes WHERE {WITH_WORK}");
+    Ok(sqlx::query_scalar(&statement).fetch_one(executor).await?)
+}
+
+/// Writes the process's state as the caller changed it; its next step is due at once.
+pub async fn save(connection: &mut PgConnection, process: &Process) -> anyhow::Result<Process> {
+    let statement = format!(
+        "UPDATE processes SET state = $2, reason = $3, application_version = $4, \
+         decision_due_at = $5, purchase_report_id = $6, version = version + 1, \
+         updated_at = now(), next_attempt_at = now(), attempts = 0, last_error = NULL \
+         WHERE application_id = $1 RETURNING {COLUMNS}"
+    );
+    let row: ProcessRow = sqlx::query_as(&statement)
+        .bind(process.application_id)
+        .bind(process.state.as_str())
+        .bind(&process.reason)
+        .bind(process.application_version)
+        .bind(process.decision_due_at)
+        .bind(process.purchase_report_id)
+        .fetch_one(connection)
+        .await?;
+    Process::try_from(row)
+}
+
+/// Puts the process's next step off by `delay` after a passing failure.
+pub async fn postpone<'e>(
+    executor: impl PgExecutor<'e>,
+    application_id: Uuid,
+    delay: Duration,
+    error: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE processes SET next_attempt_at = now() + make_interval(secs => $2), \
+         attempts = attempts + 1, last_error = $3 WHERE application_id = $1",
+    )
+    .bind(application_id)
+    .bind(delay.as_secs_f64())
+    .bind(error)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+pub async fn attempts<'e>(
+    executor: impl PgExecutor<'e>,
+    application_id: Uuid,
+) -> anyhow::Result<i32> {
+    Ok(
+        sqlx::query_scalar("SELECT attempts FROM processes WHERE application_id = $1")
+            .bind(application_id)
+            .fetch_optional(executor)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+/// Where a listing continues: after this process in (created_at, application_id) order.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ListCursor {
+    pub created_at: DateTime<Utc>,
+    pub application_id: Uuid,
+}
+
+/// Processes in `states` (any when empty), of `applicant` when given, oldest first.
+pub async fn list<'e>(
+    executor: impl PgExecutor<'e>,
+    states: &[ProcessState],
+    applicant: Option<&str>,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> anyhow::Result<Vec<Process>> {
+    let mut query: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM processes WHERE TRUE"));
+    if !states.is_empty() {
+        let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
+        query.push(" AND state = ANY(").push_bind(names).push(")");
+    }
+    if let Some(applicant) = applicant {
+        query
+            .push(" AND applicant = ")
+            .push_bind(applicant.to_owned());
+    }
+    if let Some(after) = after {
+        query
+            .push(" AND (created_at, application_id) > (")
+            .push_bind(after.created_at)
+            .push(", ")
+            .push_bind(after.application_id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY created_at, application_id LIMIT ")
+        .push_bind(limit);
+    let rows: Vec<ProcessRow> = query.build_query_as().fetch_all(executor).await?;
+    rows.into_iter().map(Process::try_from).collect()
+}

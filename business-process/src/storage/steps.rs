@@ -1,0 +1,43 @@
+//! The step history of every process.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// One recorded step.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Step {
+    pub step: String,
+    pub details: sqlx::types::Json<Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// Appends `step` with `details` (a JSON object) to the history of `application_id`.
+pub async fn record(
+    connection: &mut PgConnection,
+    application_id: Uuid,
+    step: &str,
+    details: Value,
+) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO process_steps (application_id, step, details) VALUES ($1, $2, $3)")
+        .bind(application_id)
+        .bind(step)
+        .bind(sqlx::types::Json(details))
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// The whole history, oldest first.
+pub async fn history<'e>(
+    executor: impl PgExecutor<'e>,
+    application_id: Uuid,
+) -> anyhow::Result<Vec<Step>> {
+    Ok(sqlx::query_as(
+        "SELECT step, details, at FROM process_steps WHERE application_id = $1 ORDER BY id",
+    )
+    .bind(application_id)
+    .fetch_all(executor)
+    .await?)
+}

@@ -1,0 +1,205 @@
+//! A consumer loop every service shares: one queue, manual acknowledgements, a prefetch, its own
+//! reconnect loop, and a dead-letter queue for what can never be handled.
+//!
+//! The handler runs the message's effect and its inbox insert in one transaction and says how it
+//! went: [`Handled::Done`] is acknowledged (only now: the effect is committed),
+//! [`Handled::Reject`] goes to the queue's `.dead` queue with the reason in header
+//! `x-failure-reason` and is then acknowledged (never a silent drop, never an endless requeue),
+//! and [`Handled::Retry`] (the database is away, say) is tried again in place after a backoff,
+//! so the queue's order is kept. A delivery still unacknowledged at shutdown is delivered again
+//! later.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::StreamExt;
+use lapin::{
+    BasicProperties, Channel,
+    message::Delivery,
+    options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions},
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{AmqpSettings, connect, declare_topology, topology::dead_letter_queue};
+
+/// What became of one delivery.
+#[derive(Debug)]
+pub enum Handled {
+    /// The effect is committed (or was already): acknowledge.
+    Done,
+    /// It can never be handled (unreadable, unknown type): dead-letter it with this reason.
+    Reject(String),
+    /// A passing failure: handle the same delivery again after a backoff.
+    Retry(anyhow::Error),
+}
+
+#[async_trait]
+pub trait DeliveryHandler: Send + Sync + 'static {
+    async fn handle(&self, delivery: &Delivery) -> Handled;
+}
+
+/// Which queue, and how.
+#[derive(Clone, Debug)]
+pub struct ConsumerSettings {
+    pub amqp: AmqpSettings,
+    pub queue: String,
+    /// Shown in the management UI's consumer list, with the connection name.
+    pub consumer_name: String,
+    pub prefetch: u16,
+    pub max_backoff: Duration,
+}
+
+/// Consumes until `shutdown`, reconnecting with backoff whenever the connection is lost.
+pub async fn run_consumer(
+    settings: ConsumerSettings,
+    handler: Arc<dyn DeliveryHandler>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = backoff(settings.max_backoff);
+    while !shutdown.is_cancelled() {
+        match consume(&settings, handler.as_ref(), &shutdown).await {
+            Ok(()) => break,
+            Err(error) => {
+                let delay = backoff.next().unwrap_or(settings.max_backoff);
+                tracing::warn!(
+                    queue = %settings.queue,
+                    error = %format!("{error:#}"),
+                    retry_in = ?delay,
+                    "consumer lost its connection"
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+    tracing::debug!(queue = %settings.queue, "consumer stopped");
+}
+
+fn backoff(max: Duration) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// One connection's worth of consuming; `Ok` at shutdown.
+async fn consume(
+    settings: &ConsumerSettings,
+    handler: &dyn DeliveryHandler,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let connection = connect(&settings.amqp, &settings.consumer_name).await?;
+    let channel = connection.create_channel().await?;
+    declare_topology(&channel).await?;
+    // Dead-lettered copies are confirmed before their delivery is acknowledged.
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await?;
+    channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await?;
+    let mut deliveries = channel
+        .basic_consume(
+            ShortString::from(settings.queue.clone()),
+            ShortString::from(settings.consumer_name.clone()),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("cannot consume {}", settings.queue))?;
+    tracing::info!(queue = %settings.queue, "consuming");
+    loop {
+        let delivery = tokio::select! {
+            () = shutdown.cancelled() => break,
+            next = deliveries.next() => match next {
+                Some(delivery) => delivery?,
+                None => anyhow::bail!("the broker ended the consumer"),
+            },
+        };
+        let Some(outcome) = handle_until_settled(settings, handler, &delivery, shutdown).await
+        else {
+            break;
+        };
+        if let Handled::Reject(reason) = outcome {
+            dead_letter(&channel, &settings.queue, &delivery, &reason).await?;
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+    }
+    connection.close(0, "shutting down".into()).await.ok();
+    Ok(())
+}
+
+/// Handles `delivery`, retrying passing failures in place; `None` when shutdown came first.
+async fn handle_until_settled(
+    settings: &ConsumerSettings,
+    handler: &dyn DeliveryHandler,
+    delivery: &Delivery,
+    shutdown: &CancellationToken,
+) -> Option<Handled> {
+    let mut backoff = backoff(settings.max_backoff);
+    loop {
+        match handler.handle(delivery).await {
+            Handled::Retry(error) => {
+                let delay = backoff.next().unwrap_or(settings.max_backoff);
+                tracing::warn!(
+                    queue = %settings.queue,
+                    error = %format!("{error:#}"),
+                    retry_in = ?delay,
+                    "message not handled yet"
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+            settled => return Some(settled),
+        }
+    }
+}
+
+/// Publishes `delivery` as it came to the queue's dead-letter queue, with the reason and where
+/// it came from in its headers, and waits for the broker's confirm.
+async fn dead_letter(
+    channel: &Channel,
+    queue: &str,
+    delivery: &Delivery,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let dead = dead_letter_queue(queue);
+    tracing::warn!(%queue, %dead, %reason, "message dead-lettered");
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        ShortString::from("x-failure-reason"),
+        AMQPValue::LongString(LongString::from(reason.to_owned())),
+    );
+    headers.insert(
+        ShortString::from("x-original-queue"),
+        AMQPValue::LongString(LongString::from(queue.to_owned())),
+    );
+    let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
+    let confirmation = channel
+        .basic_publish(
+            ShortString::from(""),
+            ShortString::from(dead),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &delivery.data,
+            properties,
+        )
+        .await?
+        .await?;
+    anyhow::ensure!(
+        confirmation.is_ack() && confirmation.take_message().is_none(),
+        "the broker did not take the dead-lettered copy"
+    );
+    Ok(())
+}
