@@ -6,7 +6,7 @@ use clap::Parser;
 use zayavki::{
     cli::{Cli, Command},
     quickstart::Quickstart,
-    system::System,
+    system::{System, SystemSettings},
 };
 use zayavki_common::{shutdown, telemetry};
 use zayavki_identity::{IdentityConfig, TokenMinter};
@@ -51,20 +51,23 @@ async fn main() -> anyhow::Result<()> {
 
 async fn start() -> anyhow::Result<()> {
     telemetry::init(telemetry::DEFAULT_FILTER);
-    let mut settings = application_service::config::Settings::from_env()?;
-    let (identity, generated_key) = settings.identity.clone().or_development_key()?;
-    settings.identity = identity;
+    let mut application = application_service::config::Settings::from_env()?;
+    let process = business_process::config::Settings::from_env()?;
+    let (identity, generated_key) = application.identity.clone().or_development_key()?;
+    application.identity = identity;
     let minter = generated_key
         .is_some()
-        .then(|| TokenMinter::new(&settings.identity))
+        .then(|| TokenMinter::new(&application.identity))
         .transpose()?;
-    let system = System::build(settings).await?;
+    let system = System::build(SystemSettings {
+        application,
+        process,
+    })
+    .await?;
+    let addresses = system.addresses();
+    println!("\n{}", addresses.render());
     if let Some(minter) = minter {
-        let quickstart = Quickstart::new(
-            &minter,
-            system.application_grpc_address(),
-            system.application_http_address(),
-        )?;
+        let quickstart = Quickstart::new(&minter, &addresses)?;
         println!("{}", quickstart.render());
     }
     system

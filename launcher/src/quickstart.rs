@@ -1,8 +1,10 @@
 //! Ready-to-paste tokens and example calls, printed when the start command generated a key.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use zayavki_identity::{Role, TokenMinter};
+
+use crate::addresses::{Addresses, reachable};
 
 /// Tokens printed at start-up live this long.
 pub const QUICKSTART_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -15,7 +17,10 @@ pub struct Quickstart {
 }
 
 impl Quickstart {
-    pub fn new(minter: &TokenMinter, grpc: SocketAddr, http: SocketAddr) -> anyhow::Result<Self> {
+    pub fn new(minter: &TokenMinter, addresses: &Addresses) -> anyhow::Result<Self> {
+        let grpc = reachable(addresses.application_grpc);
+        let http = reachable(addresses.application_http);
+        let process = reachable(addresses.process_grpc);
         let applicant_token = minter.mint(
             "alice",
             Some("Алиса"),
@@ -29,7 +34,7 @@ impl Quickstart {
             QUICKSTART_TOKEN_LIFETIME,
         )?;
         let create_body = r#"{"title":"Ложки чайные для столовой","items":[{"name":"Ложка чайная","quantity":12,"unitPrice":"35.50"}]}"#;
-        let examples = vec![
+        let mut examples = vec![
             format!(
                 "grpcurl -plaintext -H 'authorization: Bearer {applicant_token}' -d '{{\"application\":{create_body}}}' {grpc} applications.v1.ApplicationService/CreateApplication"
             ),
@@ -42,7 +47,16 @@ impl Quickstart {
             format!(
                 "curl -sf -H 'Authorization: Bearer {operator_token}' 'http://{http}/applications?pageSize=10'"
             ),
+            format!(
+                "grpcurl -plaintext -H 'authorization: Bearer {operator_token}' -d '{{\"state\":[\"PROCESS_STATE_AWAITING_DECISION\"]}}' {process} process.v1.BusinessProcessService/ListProcesses"
+            ),
+            format!(
+                "grpcurl -plaintext -H 'authorization: Bearer {applicant_token}' -d '{{}}' {process} process.v1.BusinessProcessService/GetBudget"
+            ),
         ];
+        if let Some(sink) = addresses.notification_sink {
+            examples.push(format!("curl -sf http://{}/notifications", reachable(sink)));
+        }
         Ok(Self {
             applicant_token,
             operator_token,

@@ -1,0 +1,3 @@
+mod business_process;
+mod helpers;
+mod quickstart;
