@@ -1,13 +1,33 @@
-# Builds the `zayavki` launcher (every service in one process) for compose.yaml.
+# syntax=docker/dockerfile:1
+# Every zayavki binary in one image, for compose.yaml: each compose service runs one of them
+# with `command`. `zayavki` is there too, to mint tokens (`zayavki token --sub alice`).
+
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p zayavki -p application-service
+# The registry and target caches outlive the build, so a rebuild compiles only what changed;
+# the binaries are copied out of the cache in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
+        -p application-service -p business-process -p report-service -p zayavki \
+    && mkdir /out \
+    && cp target/release/application-service target/release/business-process \
+        target/release/report-service target/release/zayavki /out/
 
-FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/target/release/zayavki /usr/local/bin/zayavki
-COPY --from=build /src/target/release/application-service /usr/local/bin/application-service
+FROM debian:bookworm-slim AS runtime
+# curl answers the compose health checks (`/readyz`); ca-certificates serve TLS to S3.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+# The data directories exist and belong to the service user, so named volumes mounted on them
+# start with that owner.
+RUN groupadd --system --gid 10001 zayavki \
+    && useradd --system --uid 10001 --gid zayavki --home-dir /var/lib/zayavki \
+        --shell /usr/sbin/nologin zayavki \
+    && mkdir -p /var/lib/zayavki/search-index /var/lib/zayavki/reports \
+    && chown -R zayavki:zayavki /var/lib/zayavki
+COPY --from=build /out/ /usr/local/bin/
+USER zayavki:zayavki
 WORKDIR /var/lib/zayavki
-ENTRYPOINT ["zayavki"]
-CMD ["start"]
+CMD ["zayavki", "--help"]

@@ -6,9 +6,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::Context;
 use zayavki_common::{
     amqp::AmqpSettings,
-    config::{env_list, env_or, env_parse},
+    config::{Variables, env_list, env_or, env_parse},
     database::{DEFAULT_DATABASE_URL, DatabaseSettings},
     outbox::RelaySettings,
+    telemetry,
 };
 use zayavki_identity::{IdentityConfig, ThrottleConfig};
 
@@ -54,6 +55,33 @@ pub struct Settings {
     /// `AMQP_URL`, default this machine's RabbitMQ: where the outbox relay publishes events.
     /// `None` runs no relay (events stay in the outbox until a replica with one runs).
     pub events: Option<RelaySettings>,
+}
+
+/// The variables [`Settings::from_env`] reads itself, each with a default.
+pub const VARIABLES: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
+    "IDEMPOTENCY_RETENTION_HOURS",
+    "DATABASE_READ_QUERIES",
+    "EXPORT_CONCURRENCY",
+    "APPLICATION_GRPC_ADDR",
+    "APPLICATION_HTTP_ADDR",
+    "CORS_ALLOWED_ORIGINS",
+    "HTTP_BODY_LIMIT_BYTES",
+    "SHUTDOWN_GRACE_SECONDS",
+    "SEARCH_INDEX_DIR",
+    "OUTBOX_RETENTION_HOURS",
+];
+
+/// Every variable the `application-service` binary reads: its own, the token and rate-limit
+/// settings, RabbitMQ's and logging's. None is required: without a token key it generates one
+/// for the run (outside production), which only suits a service running alone.
+pub fn variables() -> Variables {
+    Variables::optional(VARIABLES)
+        .and(IdentityConfig::variables())
+        .and(ThrottleConfig::variables())
+        .and(Variables::optional(AmqpSettings::VARIABLES))
+        .and(telemetry::variables())
 }
 
 impl Settings {
@@ -140,4 +168,30 @@ fn default_cors_origins() -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use zayavki_common::config::read_recorded;
+
+    use super::*;
+
+    #[test]
+    fn the_binary_reads_exactly_the_declared_variables() {
+        let environment = [
+            ("DATABASE_URL", "postgres://postgres@db:5432/zayavki"),
+            ("APPLICATION_HTTP_ADDR", "0.0.0.0:8080"),
+            ("JWT_SECRET", "a shared secret of at least 32 bytes"),
+        ];
+
+        let (settings, asked) = read_recorded(&environment, || {
+            telemetry::Logging::from_env(telemetry::DEFAULT_FILTER);
+            Settings::from_env()
+        });
+
+        let settings = settings.expect("valid settings");
+        assert_eq!(settings.http_address.to_string(), "0.0.0.0:8080");
+        assert!(settings.identity.has_verification_key());
+        assert_eq!(asked, variables().names().map(str::to_owned).collect());
+    }
 }

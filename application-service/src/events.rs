@@ -1,10 +1,14 @@
 //! The events application-service publishes (ARCHITECTURE.md, `asyncapi/asyncapi.yaml`): one
-//! per change, written to the outbox in the transaction that makes the change.
+//! per change, written to the outbox in the transaction that makes the change, carrying the trace
+//! of the request that made it.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
-use zayavki_common::amqp::{OutgoingMessage, new_traceparent, topology::APPLICATIONS_EVENTS};
+use zayavki_common::{
+    amqp::{OutgoingMessage, topology::APPLICATIONS_EVENTS},
+    telemetry::current_traceparent,
+};
 
 use crate::domain::{Application, ApplicationStatus};
 
@@ -72,7 +76,7 @@ fn message(
         exchange: APPLICATIONS_EVENTS.to_owned(),
         routing_key: kind.to_owned(),
         body: serde_json::to_string(&body)?,
-        traceparent: Some(new_traceparent()),
+        traceparent: Some(current_traceparent()),
         occurred_at,
     })
 }

@@ -12,7 +12,13 @@ use zayavki_common::{database::lazy_pool, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init(telemetry::DEFAULT_FILTER);
+    telemetry::init_service("application-service", telemetry::DEFAULT_FILTER);
+    let outcome = run().await;
+    telemetry::shutdown().await;
+    outcome
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
     match std::env::args().nth(1).as_deref() {
         None | Some("serve") => {

@@ -15,6 +15,7 @@ use zayavki_common::{
     metrics::{GrpcMethods, RequestMetricsLayer},
     outbox::{Relay, RelayStats},
     shutdown::{CancellationToken, finish_within},
+    telemetry::TraceContextLayer,
 };
 use zayavki_identity::{GrpcAuthLayer, GrpcThrottle, Throttle, TokenVerifier};
 use zayavki_proto::applications::v1::{
@@ -159,6 +160,8 @@ impl Application {
             .accept_http1(true)
             .initial_stream_window_size(GRPC_STREAM_WINDOW_BYTES)
             .initial_connection_window_size(GRPC_CONNECTION_WINDOW_BYTES)
+            // First, so every request (refused ones too) is handled in the caller's trace.
+            .layer(TraceContextLayer)
             .layer(cors_layer(&settings.cors_allowed_origins)?)
             .layer(tonic_web::GrpcWebLayer::new())
             .layer(RequestMetricsLayer::grpc(grpc_methods()?))

@@ -6,10 +6,11 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context;
 use zayavki_common::{
     amqp::AmqpSettings,
-    config::{env_list, env_or, env_parse},
+    config::{Variables, env_list, env_or, env_parse},
     database::DatabaseSettings,
     money::Money,
     outbox::RelaySettings,
+    telemetry,
 };
 use zayavki_identity::{IdentityConfig, ThrottleConfig};
 
@@ -55,6 +56,37 @@ pub struct Settings {
     pub max_retry_backoff: Duration,
     pub identity: IdentityConfig,
     pub throttle: ThrottleConfig,
+}
+
+/// The variables [`Settings::from_env`] reads itself, each with a default.
+pub const VARIABLES: &[&str] = &[
+    "PROCESS_DATABASE_URL",
+    "PROCESS_DATABASE_MAX_CONNECTIONS",
+    "PROCESS_GRPC_ADDR",
+    "PROCESS_HTTP_ADDR",
+    "APPLICATION_SERVICE_URL",
+    "EVENTS_PREFETCH",
+    "DEFAULT_MONTHLY_BUDGET",
+    "AUTO_APPROVE_LIMIT",
+    "DECISION_TIMEOUT",
+    "PURCHASE_REPORT_FORMAT",
+    "PROCESS_WORKERS",
+    "CORS_ALLOWED_ORIGINS",
+    "SHUTDOWN_GRACE_SECONDS",
+];
+
+/// Every variable the `business-process` binary reads: its own, the notifier's, the token and
+/// rate-limit settings, RabbitMQ's and logging's. It mints `service` tokens for
+/// application-service and verifies its callers' tokens, so it needs a key for both.
+pub fn variables() -> Variables {
+    Variables::optional(VARIABLES)
+        .and(Variables::optional(NotifierSettings::VARIABLES))
+        .and(IdentityConfig::variables())
+        .requiring_one_of(IdentityConfig::SIGNING_KEY)
+        .requiring_one_of(IdentityConfig::VERIFICATION_KEY)
+        .and(ThrottleConfig::variables())
+        .and(Variables::optional(AmqpSettings::VARIABLES))
+        .and(telemetry::variables())
 }
 
 impl Settings {
@@ -176,7 +208,36 @@ fn default_cors_origins() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use zayavki_common::config::read_recorded;
+
     use super::*;
+
+    #[test]
+    fn the_binary_reads_exactly_the_declared_variables() {
+        let environment = [
+            ("PROCESS_GRPC_ADDR", "0.0.0.0:50052"),
+            ("NOTIFIER_URL", "http://notification-sink:8090"),
+            ("JWT_SECRET", "a shared secret of at least 32 bytes"),
+        ];
+
+        let (settings, asked) = read_recorded(&environment, || {
+            telemetry::Logging::from_env(telemetry::DEFAULT_FILTER);
+            Settings::from_env()
+        });
+
+        let settings = settings.expect("valid settings");
+        assert_eq!(settings.grpc_address.to_string(), "0.0.0.0:50052");
+        assert!(settings.notifier.url.is_some());
+        assert_eq!(asked, variables().names().map(str::to_owned).collect());
+    }
+
+    #[test]
+    fn a_token_key_is_required() {
+        let unmet = variables().unmet(|name| name == "JWT_PUBLIC_KEY_FILE");
+
+        assert_eq!(unmet, [IdentityConfig::SIGNING_KEY]);
+        assert!(variables().unmet(|name| name == "JWT_SECRET").is_empty());
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -7,20 +7,23 @@
 //! taken again; every call it makes is safe to repeat. A step that fails for a passing reason
 //! (application-service away) is postponed with a growing backoff; nothing is kept only in
 //! memory. Workers sleep until the earliest postponed step or until a process gets work
-//! (`NOTIFY process_work`).
+//! (`NOTIFY process_work`). Each step runs in a span continuing the trace stored with the
+//! process, so its calls and messages stay in the trace of the event that started it.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, field::Empty};
 use uuid::Uuid;
 use zayavki_common::{
-    amqp::{OutgoingMessage, new_traceparent, topology},
+    amqp::{OutgoingMessage, topology},
     money::Money,
     outbox,
+    telemetry::{continue_trace, current_traceparent},
 };
 
 use crate::{
@@ -30,7 +33,7 @@ use crate::{
     storage::{
         budgets::{self, Reserved},
         notifications::{self, NewNotification},
-        processes,
+        processes::{self, Claimed},
         reports::{self, NewReportRequest},
         steps, timers,
     },
@@ -101,9 +104,32 @@ impl Driver {
     /// Takes the step of one process whose step is due; false when none is.
     pub async fn step_once(&self) -> anyhow::Result<bool> {
         let mut transaction = self.pool.begin().await?;
-        let Some(mut process) = processes::claim_work(&mut transaction).await? else {
+        let Some(Claimed {
+            process,
+            traceparent,
+        }) = processes::claim_work(&mut transaction).await?
+        else {
             return Ok(false);
         };
+        let span = tracing::info_span!(
+            "process_step",
+            application = %process.application_id,
+            state = %process.state,
+            trace_id = Empty,
+        );
+        continue_trace(&span, traceparent.as_deref());
+        self.take_step(transaction, process)
+            .instrument(span)
+            .await?;
+        Ok(true)
+    }
+
+    /// The step of the claimed `process`, committed with its outcome, or postponed.
+    async fn take_step(
+        &self,
+        mut transaction: Transaction<'static, Postgres>,
+        mut process: Process,
+    ) -> anyhow::Result<()> {
         let before = process.state;
         match self.step(&mut transaction, &mut process).await {
             Ok(()) => {
@@ -132,7 +158,7 @@ impl Driver {
                 .await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The step of `process` in its current state; an `Err` postpones it.
@@ -345,7 +371,7 @@ pub async fn publish_report_job(
         exchange: topology::REPORTS.to_owned(),
         routing_key: topology::REPORT_JOB_KEY.to_owned(),
         body: serde_json::to_string(job)?,
-        traceparent: Some(new_traceparent()),
+        traceparent: Some(current_traceparent()),
         occurred_at: requested_at,
     };
     outbox::insert_all(connection, &[message]).await

@@ -16,6 +16,7 @@ use zayavki_common::{
     metrics::{GrpcMethods, RequestMetricsLayer},
     outbox::{Relay, RelayStats},
     shutdown::{CancellationToken, finish_within},
+    telemetry::TraceContextLayer,
 };
 use zayavki_identity::{GrpcAuthLayer, GrpcThrottle, Throttle, TokenMinter, TokenVerifier};
 use zayavki_proto::process::v1::business_process_service_server::BusinessProcessServiceServer;
@@ -168,6 +169,8 @@ impl Application {
         );
         let grpc = tonic::transport::Server::builder()
             .accept_http1(true)
+            // First, so every request (refused ones too) is handled in the caller's trace.
+            .layer(TraceContextLayer)
             .layer(zayavki_common::cors::cors_layer(
                 &settings.cors_allowed_origins,
                 &[

@@ -18,8 +18,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start every service in this process (configuration from the environment; see README).
+    /// Start every service, each as its own supervised process (configuration from the
+    /// environment; see README).
     Start,
+    /// Show the running start command's addresses and each service's process.
+    Status,
+    /// Run the development notification sink (NOTIFICATION_SINK_ADDR); `start` runs it when
+    /// NOTIFIER_URL is unset.
+    NotificationSink,
     /// Rebuild the search index from PostgreSQL (stop the services first: one writer per index).
     Reindex,
     /// Mint a bearer token with the configured key (JWT_SECRET or JWT_PRIVATE_KEY_FILE).

@@ -1,7 +1,11 @@
-//! The `zayavki` command: starts every service in one process for development, mints tokens,
-//! and prints ready-to-paste examples when it generated a key for the run.
+//! The `zayavki` command: starts every service as a supervised child process for development,
+//! runs the development notification sink, mints tokens, and prints ready-to-paste examples when
+//! it generated a key for the run.
 
 pub mod addresses;
 pub mod cli;
+pub mod instance;
 pub mod quickstart;
-pub mod system;
+pub mod start;
+pub mod status;
+pub mod supervisor;

@@ -1,21 +1,33 @@
+use std::process::ExitCode;
+
 use anyhow::Context;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use business_process::notifier::{DEFAULT_SINK_ADDRESS, NotificationSink};
 use clap::Parser;
-use zayavki::{
-    cli::{Cli, Command},
-    quickstart::Quickstart,
-    system::{System, SystemSettings},
-};
-use zayavki_common::{shutdown, telemetry};
+use zayavki::cli::{Cli, Command};
+use zayavki_common::{config::env_parse, shutdown, telemetry};
 use zayavki_identity::{IdentityConfig, TokenMinter};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Start => start().await,
+        Command::Start => {
+            telemetry::init(telemetry::DEFAULT_FILTER);
+            zayavki::start::run().await
+        }
+        Command::Status => Ok(zayavki::status::run()),
+        Command::NotificationSink => {
+            telemetry::init(telemetry::DEFAULT_FILTER);
+            let address = env_parse("NOTIFICATION_SINK_ADDR", DEFAULT_SINK_ADDRESS)?;
+            NotificationSink::bind(address)
+                .await?
+                .run_until_stopped(shutdown::token_cancelled_on_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reindex => {
             telemetry::init(telemetry::DEFAULT_FILTER);
             let settings = application_service::config::Settings::from_env()?;
@@ -26,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
                 "search index rebuilt: {documents} applications at {}",
                 settings.search_index_dir.display()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             sub,
@@ -44,33 +56,7 @@ async fn main() -> anyhow::Result<()> {
                 Command::token_lifetime(ttl_hours),
             )?;
             println!("{token}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-async fn start() -> anyhow::Result<()> {
-    telemetry::init(telemetry::DEFAULT_FILTER);
-    let mut application = application_service::config::Settings::from_env()?;
-    let process = business_process::config::Settings::from_env()?;
-    let (identity, generated_key) = application.identity.clone().or_development_key()?;
-    application.identity = identity;
-    let minter = generated_key
-        .is_some()
-        .then(|| TokenMinter::new(&application.identity))
-        .transpose()?;
-    let system = System::build(SystemSettings {
-        application,
-        process,
-    })
-    .await?;
-    let addresses = system.addresses();
-    println!("\n{}", addresses.render());
-    if let Some(minter) = minter {
-        let quickstart = Quickstart::new(&minter, &addresses)?;
-        println!("{}", quickstart.render());
-    }
-    system
-        .run_until_stopped(shutdown::token_cancelled_on_signal())
-        .await
 }

@@ -17,10 +17,10 @@ use axum::{Router, extract::DefaultBodyLimit, middleware, routing::get};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::CorsLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
-use zayavki_common::metrics::RequestMetricsLayer;
+use zayavki_common::{metrics::RequestMetricsLayer, telemetry::server_span};
 use zayavki_identity::{HttpAuth, Throttle, TokenVerifier, authenticate_http, throttle_http};
 
 pub use openapi::DOCUMENT as OPENAPI_DOCUMENT;
@@ -71,9 +71,10 @@ pub fn router(state: HttpState) -> anyhow::Result<Router> {
         .layer(DefaultBodyLimit::max(state.body_limit_bytes))
         .layer(CatchPanicLayer::custom(fallback::panic_response))
         .layer(cors)
+        // Each request in the caller's trace (`traceparent`), or in one of its own.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(server_span)
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         // Last, so it sees every answer; a router layer runs once the route is known.

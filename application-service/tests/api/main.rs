@@ -24,3 +24,4 @@ mod rest_search;
 mod rest_surface;
 mod search;
 mod throttle_grpc;
+mod trace_context;

@@ -1,13 +1,15 @@
 //! application-service's lifecycle API, called with a `service` token minted from the
 //! configured key. Every call is safe to repeat (a move to the status the application already
 //! has returns it unchanged), so a passing failure (unavailable, deadline exceeded, throttled) is
-//! retried with backoff, and the caller postpones the step when the retries are spent.
+//! retried with backoff, and the caller postpones the step when the retries are spent. Every
+//! call carries the trace of the step that makes it.
 
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tonic::{Code, Request, transport::Channel};
 use uuid::Uuid;
+use zayavki_common::telemetry::TraceContextInterceptor;
 use zayavki_identity::{Role, TokenMinter};
 use zayavki_proto::applications::v1::{
     self as pb, application_lifecycle_client::ApplicationLifecycleClient,
@@ -133,7 +135,10 @@ impl ApplicationsClient {
             .parse()
             .map_err(|_| tonic::Status::internal("the token is not valid metadata"))?;
         request.metadata_mut().insert("authorization", bearer);
-        let mut client = ApplicationLifecycleClient::new(self.channel.clone());
+        let mut client = ApplicationLifecycleClient::with_interceptor(
+            self.channel.clone(),
+            TraceContextInterceptor,
+        );
         let answer = match to {
             Move::Start => client.start_processing(request).await,
             Move::Complete => client.complete_application(request).await,

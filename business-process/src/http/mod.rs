@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use zayavki_common::{
     ErrorCode, database::is_reachable, metrics::RequestMetricsLayer, problem::Problem,
+    telemetry::TraceContextLayer,
 };
 
 use crate::notifier::DeliveryStatus;
@@ -23,6 +24,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(zayavki_common::metrics::exposition))
         .with_state(state)
+        .layer(TraceContextLayer)
         .layer(RequestMetricsLayer::http())
 }
 

@@ -45,7 +45,10 @@ use tokio::{
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
-use zayavki_common::config::{env_optional, env_parse};
+use zayavki_common::{
+    config::{Variables, env_optional, env_parse},
+    telemetry,
+};
 
 pub use breaker::{BreakerSettings, BreakerState, CircuitBreaker, Transition};
 pub use client::{NotifierClient, RetrySettings, SendError};
@@ -65,6 +68,19 @@ pub const FAILURES_TOTAL: &str = "zayavki_notifier_failures_total";
 pub const DEFAULT_SINK_ADDRESS: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8090);
 
+/// What [`sink_address_from_env`] reads.
+pub const SINK_VARIABLES: &[&str] = &["NOTIFICATION_SINK_ADDR"];
+
+/// Where the development sink listens: `NOTIFICATION_SINK_ADDR`, default `127.0.0.1:8090`.
+pub fn sink_address_from_env() -> anyhow::Result<SocketAddr> {
+    env_parse("NOTIFICATION_SINK_ADDR", DEFAULT_SINK_ADDRESS)
+}
+
+/// Every variable a process running only the development sink reads: its address and logging's.
+pub fn sink_variables() -> Variables {
+    Variables::optional(SINK_VARIABLES).and(telemetry::variables())
+}
+
 /// How notifications are delivered.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NotifierSettings {
@@ -83,6 +99,16 @@ pub struct NotifierSettings {
 }
 
 impl NotifierSettings {
+    /// What [`NotifierSettings::from_env`] reads, each with a default (`NOTIFIER_URL`'s: the
+    /// development sink on `NOTIFICATION_SINK_ADDR`).
+    pub const VARIABLES: &[&str] = &[
+        "NOTIFIER_URL",
+        "NOTIFICATION_SINK_ADDR",
+        "NOTIFIER_TIMEOUT_MS",
+        "NOTIFIER_ATTEMPTS",
+        "NOTIFIER_BREAKER_OPEN_SECONDS",
+    ];
+
     pub fn from_env() -> anyhow::Result<Self> {
         let url = env_optional("NOTIFIER_URL")
             .map(|raw| {
@@ -93,7 +119,7 @@ impl NotifierSettings {
             .transpose()?;
         let settings = Self {
             url,
-            sink_address: env_parse("NOTIFICATION_SINK_ADDR", DEFAULT_SINK_ADDRESS)?,
+            sink_address: sink_address_from_env()?,
             timeout: Duration::from_millis(env_parse("NOTIFIER_TIMEOUT_MS", 5_000)?),
             retry: RetrySettings {
                 attempts: env_parse("NOTIFIER_ATTEMPTS", 3)?,
@@ -282,4 +308,22 @@ fn describe_metrics() {
         Unit::Count,
         "Calls to the notification service that failed, by reason (timeout, connection, unavailable, refused)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use zayavki_common::config::read_recorded;
+
+    use super::*;
+
+    #[test]
+    fn the_sink_reads_exactly_its_declared_variables() {
+        let (address, asked) = read_recorded(&[("NOTIFICATION_SINK_ADDR", "0.0.0.0:8090")], || {
+            telemetry::Logging::from_env(telemetry::DEFAULT_FILTER);
+            sink_address_from_env()
+        });
+
+        assert_eq!(address.expect("an address").to_string(), "0.0.0.0:8090");
+        assert_eq!(asked, sink_variables().names().map(str::to_owned).collect());
+    }
 }

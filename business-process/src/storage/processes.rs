@@ -5,13 +5,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
-use zayavki_common::money::Money;
+use zayavki_common::{money::Money, telemetry::current_span_traceparent};
 
 use crate::domain::{Process, ProcessState};
 
 const COLUMNS: &str = "application_id, applicant, title, total_amount_minor, applied_at, state, \
      reason, application_version, version, decision_due_at, purchase_report_id, created_at, \
-     updated_at";
+     updated_at, traceparent";
 const WITH_WORK: &str = "state IN ('STARTING', 'APPROVING', 'REJECTING', 'CANCELLING')";
 
 #[derive(sqlx::FromRow)]
@@ -29,6 +29,7 @@ struct ProcessRow {
     purchase_report_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<ProcessRow> for Process {
@@ -59,11 +60,12 @@ fn parse(row: Option<ProcessRow>) -> anyhow::Result<Option<Process>> {
     row.map(Process::try_from).transpose()
 }
 
-/// A process for a newly filed application, in state STARTING; false when it exists already.
+/// A process for a newly filed application, in state STARTING, in the trace of the span
+/// executing; false when it exists already.
 pub async fn insert_new(connection: &mut PgConnection, process: &Process) -> anyhow::Result<bool> {
     let inserted = sqlx::query(
         "INSERT INTO processes (application_id, applicant, title, total_amount_minor, applied_at, \
-         state, application_version) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         state, application_version, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (application_id) DO NOTHING",
     )
     .bind(process.application_id)
@@ -73,6 +75,7 @@ pub async fn insert_new(connection: &mut PgConnection, process: &Process) -> any
     .bind(process.applied_at)
     .bind(process.state.as_str())
     .bind(process.application_version)
+    .bind(current_span_traceparent())
     .execute(connection)
     .await?
     .rows_affected();
@@ -106,18 +109,31 @@ pub async fn lock(
     )
 }
 
+/// A process claimed for its next step, with the trace that step continues.
+pub struct Claimed {
+    pub process: Process,
+    /// The `traceparent` of what last started or advanced the process.
+    pub traceparent: Option<String>,
+}
+
 /// One process whose next step is due, locked until the caller's transaction ends; processes
 /// another worker holds are passed over.
-pub async fn claim_work(connection: &mut PgConnection) -> anyhow::Result<Option<Process>> {
+pub async fn claim_work(connection: &mut PgConnection) -> anyhow::Result<Option<Claimed>> {
     let statement = format!(
         "SELECT {COLUMNS} FROM processes WHERE {WITH_WORK} AND next_attempt_at <= now() \
          ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
     );
-    parse(
-        sqlx::query_as(&statement)
-            .fetch_optional(connection)
-            .await?,
-    )
+    let row: Option<ProcessRow> = sqlx::query_as(&statement)
+        .fetch_optional(connection)
+        .await?;
+    row.map(|mut row| {
+        let traceparent = row.traceparent.take();
+        Process::try_from(row).map(|process| Claimed {
+            process,
+            traceparent,
+        })
+    })
+    .transpose()
 }
 
 /// When the earliest step that is not due yet becomes due.
@@ -128,12 +144,14 @@ pub async fn next_work_at<'e>(
     Ok(sqlx::query_scalar(&statement).fetch_one(executor).await?)
 }
 
-/// Writes the process's state as the caller changed it; its next step is due at once.
+/// Writes the process's state as the caller changed it; its next step is due at once, in the
+/// trace of the span executing (outside any, in the trace it had).
 pub async fn save(connection: &mut PgConnection, process: &Process) -> anyhow::Result<Process> {
     let statement = format!(
         "UPDATE processes SET state = $2, reason = $3, application_version = $4, \
          decision_due_at = $5, purchase_report_id = $6, version = version + 1, \
-         updated_at = now(), next_attempt_at = now(), attempts = 0, last_error = NULL \
+         updated_at = now(), next_attempt_at = now(), attempts = 0, last_error = NULL, \
+         traceparent = COALESCE($7, traceparent) \
          WHERE application_id = $1 RETURNING {COLUMNS}"
     );
     let row: ProcessRow = sqlx::query_as(&statement)
@@ -143,6 +161,7 @@ pub async fn save(connection: &mut PgConnection, process: &Process) -> anyhow::R
         .bind(process.application_version)
         .bind(process.decision_due_at)
         .bind(process.purchase_report_id)
+        .bind(current_span_traceparent())
         .fetch_one(connection)
         .await?;
     Process::try_from(row)

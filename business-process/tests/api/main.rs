@@ -10,3 +10,4 @@ mod notifier_helpers;
 mod races;
 mod resilience;
 mod scenarios;
+mod trace_context;

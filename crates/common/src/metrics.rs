@@ -35,6 +35,9 @@ pub const RELAY_PUBLISHED_TOTAL: &str = "zayavki_relay_published_total";
 /// Publishing attempts that failed (Nack, return, timeout, lost connection).
 pub const RELAY_FAILURES_TOTAL: &str = "zayavki_relay_failures_total";
 
+/// Time report-service took to build and store one report, by `kind`, `format` and `outcome`.
+pub const REPORT_BUILD_DURATION_SECONDS: &str = "zayavki_report_build_duration_seconds";
+
 /// The `Content-Type` of the Prometheus text exposition format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -42,6 +45,12 @@ pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// batch of a thousand applications on a busy machine).
 const DURATION_BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Report builds take from a fraction of a second (one application) to many minutes (a
+/// million rows); the broker redelivers a job unacknowledged for 30 minutes.
+const REPORT_BUILD_BUCKETS: [f64; 12] = [
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0,
 ];
 
 /// Histogram samples wait in memory until they are folded into buckets; a process nobody
@@ -63,6 +72,11 @@ fn install_recorder() -> PrometheusHandle {
     let recorder = PrometheusBuilder::new()
         .set_buckets(&DURATION_BUCKETS)
         .expect("the duration buckets are not empty")
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(REPORT_BUILD_DURATION_SECONDS.to_owned()),
+            &REPORT_BUILD_BUCKETS,
+        )
+        .expect("the report build buckets are not empty")
         .build_recorder();
     let handle = recorder.handle();
     if let Err(error) = metrics::set_global_recorder(recorder) {

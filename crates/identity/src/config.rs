@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use zayavki_common::config::{env_list, env_optional, env_or, env_parse};
+use zayavki_common::config::{Variables, env_list, env_optional, env_or, env_parse};
 
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
 
@@ -58,6 +58,30 @@ impl Default for IdentityConfig {
 }
 
 impl IdentityConfig {
+    /// What [`IdentityConfig::from_env`] reads.
+    pub const VARIABLES: &[&str] = &[
+        "JWT_SECRET",
+        "JWT_PUBLIC_KEY_FILE",
+        "JWT_JWKS_FILE",
+        "JWT_PRIVATE_KEY_FILE",
+        "JWT_KEY_ID",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "JWT_LEEWAY_SECONDS",
+        "ZAYAVKI_ENV",
+    ];
+    /// A service that verifies tokens needs one of these (or, outside production, a development
+    /// key generated for the run, which no other process shares).
+    pub const VERIFICATION_KEY: &[&str] = &["JWT_SECRET", "JWT_PUBLIC_KEY_FILE", "JWT_JWKS_FILE"];
+    /// A service that mints tokens (a `service` token for its calls) needs one of these.
+    pub const SIGNING_KEY: &[&str] = &["JWT_SECRET", "JWT_PRIVATE_KEY_FILE"];
+
+    /// The variables [`IdentityConfig::from_env`] reads, none required on its own: each service
+    /// adds [`Self::VERIFICATION_KEY`] or [`Self::SIGNING_KEY`] as it needs.
+    pub fn variables() -> Variables {
+        Variables::optional(Self::VARIABLES)
+    }
+
     /// Reads `JWT_SECRET`, `JWT_PUBLIC_KEY_FILE`, `JWT_JWKS_FILE`, `JWT_PRIVATE_KEY_FILE`,
     /// `JWT_KEY_ID`, `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY_SECONDS` (default 30) and
     /// `ZAYAVKI_ENV`. Keys are loaded later, by [`crate::TokenVerifier::new`] and
@@ -189,7 +213,31 @@ pub(crate) fn missing_key_message(production: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use zayavki_common::config::read_recorded;
+
     use super::*;
+
+    #[test]
+    fn from_env_reads_exactly_the_declared_variables() {
+        let (config, asked) = read_recorded(
+            &[
+                ("JWT_SECRET", "a shared secret of at least 32 bytes"),
+                ("JWT_AUDIENCE", "zayavki"),
+            ],
+            IdentityConfig::from_env,
+        );
+
+        let config = config.expect("valid settings");
+        assert!(config.has_verification_key());
+        assert_eq!(config.audience, ["zayavki"]);
+        assert_eq!(
+            asked,
+            IdentityConfig::variables()
+                .names()
+                .map(str::to_owned)
+                .collect()
+        );
+    }
 
     #[test]
     fn development_secrets_are_long_random_and_hidden_from_debug_output() {

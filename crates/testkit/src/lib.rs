@@ -9,10 +9,13 @@ pub use broker::TestBroker;
 pub use database::TestDatabase;
 pub use tcp_proxy::TcpProxy;
 
-/// Logs stay quiet unless `TEST_LOG` is set.
+/// Logs stay quiet unless `TEST_LOG` is set; spans get trace context either way, so what a test
+/// observes of trace propagation does not depend on it.
 pub fn init_test_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         zayavki_common::telemetry::init(zayavki_common::telemetry::DEFAULT_FILTER);
+    } else {
+        zayavki_common::telemetry::init_silent();
     }
 }
 

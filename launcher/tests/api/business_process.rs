@@ -1,12 +1,11 @@
-//! business-process runs alongside application-service: it accepts the same tokens, follows
-//! the applications filed there, and notifies through the development sink.
+//! business-process runs beside application-service, each in its own process: it accepts the
+//! same tokens, follows the applications filed there, and notifies through the development sink.
 
 use business_process::notifier::sink::ReceivedList;
+use rustix::process::Signal;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use zayavki::{quickstart::Quickstart, system::System};
-use zayavki_identity::Role;
 use zayavki_proto::{
     applications::v1::{
         ApplicationItem, CreateApplicationRequest, NewApplication,
@@ -18,12 +17,15 @@ use zayavki_proto::{
     },
 };
 
-use crate::helpers::{PATIENCE, authorized, channel, eventually, launch, system_settings};
+use crate::helpers::{PATIENCE, authorized, channel, eventually, http, start_system_with};
 
 #[tokio::test]
 async fn a_small_application_filed_with_application_service_completes_and_is_notified() {
-    let system = launch().await;
-    let process_channel = channel(system.addresses.process_grpc).await;
+    let system = start_system_with(&[("ZAYAVKI_SERVICES", "application,process,sink")]).await;
+    let addresses = system.state().addresses;
+    let application = addresses.application.expect("application-service runs");
+    let process = addresses.process.expect("business-process runs");
+    let process_channel = channel(process.grpc).await;
     let mut health = HealthClient::new(process_channel.clone())
         .watch(HealthCheckRequest {
             service: "process.v1.BusinessProcessService".to_owned(),
@@ -42,8 +44,8 @@ async fn a_small_application_filed_with_application_service_completes_and_is_not
     .await
     .expect("business-process becomes SERVING");
 
-    let alice = system.token("alice", &[Role::Applicant]);
-    let filed = ApplicationServiceClient::new(channel(system.addresses.application_grpc).await)
+    let alice = system.printed_token("alice");
+    let filed = ApplicationServiceClient::new(channel(application.grpc).await)
         .create_application(authorized(
             CreateApplicationRequest {
                 request_id: String::new(),
@@ -63,7 +65,7 @@ async fn a_small_application_filed_with_application_service_completes_and_is_not
         .expect("application filed")
         .into_inner();
 
-    let operator = system.token("olga", &[Role::Operator]);
+    let operator = system.printed_token("olga");
     let processes = BusinessProcessServiceClient::new(process_channel);
     let completed = eventually("the process completing", || {
         let mut processes = processes.clone();
@@ -78,18 +80,18 @@ async fn a_small_application_filed_with_application_service_completes_and_is_not
             (process.state == ProcessState::Completed as i32).then_some(process)
         }
     })
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("the process did not complete\n{}", system.transcript()));
     assert_eq!(completed.applicant, "alice");
     assert_eq!(completed.total_amount, "426.00");
     let reservation = completed.reservation.expect("the total was reserved");
     assert_eq!(reservation.state, ReservationState::Committed as i32);
     assert!(completed.purchase_report_id.is_some());
 
-    let sink = system
-        .addresses
+    let sink = addresses
         .notification_sink
         .expect("no NOTIFIER_URL, so the sink runs");
-    let http = reqwest::Client::new();
+    let http = http();
     let notified = eventually("the applicant being notified", || {
         let request = http.get(format!("http://{sink}/notifications")).send();
         let application_id = filed.id.clone();
@@ -102,37 +104,49 @@ async fn a_small_application_filed_with_application_service_completes_and_is_not
             })
         }
     })
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("nothing was notified\n{}", system.transcript()));
     assert_eq!(notified.recipient, "alice");
 
     let ready = http
-        .get(format!("http://{}/readyz", system.addresses.process_http))
+        .get(format!("http://{}/readyz", process.http))
         .send()
         .await
         .expect("business-process answers HTTP");
     assert!(ready.status().is_success(), "{}", ready.status());
 
-    system.stop().await;
+    let status = system.stop_with(Signal::TERM).await;
+    assert!(status.success(), "{status}");
 }
 
 #[tokio::test]
 async fn no_sink_starts_when_notifications_go_to_a_configured_service() {
-    let (settings, minter, _resources) = system_settings(|process| {
-        process.notifier.url = Some("http://127.0.0.1:9/".parse().expect("a URL"));
-    })
+    let system = start_system_with(&[
+        ("ZAYAVKI_SERVICES", "application,process,sink"),
+        ("NOTIFIER_URL", "http://127.0.0.1:9/"),
+    ])
     .await;
-    let system = System::build(settings).await.expect("system starts");
-    let addresses = system.addresses();
+    let state = system.state();
 
-    assert_eq!(addresses.notification_sink, None);
-    assert!(addresses.render().contains("NOTIFIER_URL"));
-    let quickstart = Quickstart::new(&minter, &addresses).expect("quickstart");
+    assert_eq!(state.addresses.notification_sink, None);
+    assert!(state.service("notification-sink").is_none(), "{state:?}");
+    let names: Vec<&str> = state
+        .services
+        .iter()
+        .map(|service| service.name.as_str())
+        .collect();
+    assert_eq!(names, ["application-service", "business-process"]);
+    let printed = system.stdout.snapshot().join("\n");
+    assert!(printed.contains("sent to NOTIFIER_URL"), "{printed}");
+    let examples = system.printed_examples();
+    assert!(!examples.is_empty());
     assert!(
-        quickstart
-            .examples
+        examples
             .iter()
             .all(|example| !example.contains("/notifications")),
-        "{:?}",
-        quickstart.examples
+        "{examples:?}"
     );
+
+    let status = system.stop_with(Signal::TERM).await;
+    assert!(status.success(), "{status}");
 }

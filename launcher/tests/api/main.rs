@@ -1,3 +1,5 @@
 mod business_process;
+mod compose;
 mod helpers;
 mod quickstart;
+mod supervision;

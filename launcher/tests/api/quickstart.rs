@@ -1,49 +1,63 @@
-//! The example lines printed at start-up work when pasted: each runs through a real shell with
-//! the real grpcurl and curl against a running system.
+//! What the start command prints: every address, tokens, and example lines that work when
+//! pasted (each runs through a real shell with the real grpcurl and curl against the system).
 
-use zayavki::quickstart::Quickstart;
-
-use crate::helpers::launch;
+use crate::helpers::{PATIENCE, start_system};
 
 #[tokio::test]
-async fn printed_examples_succeed_when_pasted() {
-    let system = launch().await;
-    let quickstart = Quickstart::new(&system.minter, &system.addresses).expect("quickstart");
-
-    let rendered = quickstart.render();
-    assert!(rendered.contains(&quickstart.applicant_token));
-    assert!(rendered.contains(&quickstart.operator_token));
-    assert_eq!(quickstart.examples.len(), 7);
-    let process_address = system.addresses.process_grpc.to_string();
-    let sink_address = system
-        .addresses
+async fn every_address_is_printed_and_the_examples_succeed_when_pasted() {
+    let system = start_system().await;
+    let state = system.state();
+    let addresses = &state.addresses;
+    let application = addresses.application.expect("application-service runs");
+    let process = addresses.process.expect("business-process runs");
+    let reports = addresses.reports.expect("report-service runs");
+    let sink = addresses
         .notification_sink
-        .expect("no NOTIFIER_URL, so the sink runs")
-        .to_string();
-    for service in ["applications.v1.", "process.v1.", &sink_address] {
+        .expect("no NOTIFIER_URL, so the sink runs");
+
+    let printed = system.stdout.snapshot().join("\n");
+    for expected in [
+        format!("gRPC {}", application.grpc),
+        format!("REST http://{}", application.http),
+        format!("gRPC {}", process.grpc),
+        format!("HTTP http://{}", process.http),
+        format!("WebSocket ws://{reports}/ws"),
+        format!("downloads http://{reports}/reports"),
+        format!("http://{sink}/notifications"),
+        "RabbitMQ UI          http://127.0.0.1:15672 (login guest/guest)".to_owned(),
+        "subprotocol `bearer, <token>`".to_owned(),
+    ] {
+        assert!(printed.contains(&expected), "{expected} in\n{printed}");
+    }
+
+    let examples = system.printed_examples();
+    assert_eq!(examples.len(), 8, "{examples:?}");
+    for (calls, address) in [
+        ("applications.v1.", application.grpc.to_string()),
+        ("/applications", application.http.to_string()),
+        ("process.v1.", process.grpc.to_string()),
+        ("/reports", reports.to_string()),
+        ("/notifications", sink.to_string()),
+    ] {
+        let matching: Vec<&String> = examples
+            .iter()
+            .filter(|example| example.contains(calls))
+            .collect();
+        assert!(!matching.is_empty(), "an example calls {calls}");
         assert!(
-            quickstart
-                .examples
-                .iter()
-                .any(|example| example.contains(service)),
-            "an example calls {service}"
+            matching.iter().all(|example| example.contains(&address)),
+            "{calls} examples call {address}: {matching:?}"
         );
     }
-    assert!(
-        quickstart
-            .examples
-            .iter()
-            .filter(|example| example.contains("process.v1."))
-            .all(|example| example.contains(&process_address)),
-        "business-process examples call business-process"
-    );
-    for example in &quickstart.examples {
-        assert!(rendered.contains(example.as_str()));
-        let output = tokio::process::Command::new("sh")
+    for example in &examples {
+        let run = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(example)
-            .output()
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(PATIENCE, run)
             .await
+            .expect("the example finishes")
             .expect("shell runs");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
@@ -56,5 +70,6 @@ async fn printed_examples_succeed_when_pasted() {
         assert!(answer.is_object(), "{answer}");
     }
 
-    system.stop().await;
+    let status = system.stop_with(rustix::process::Signal::TERM).await;
+    assert!(status.success(), "{status}");
 }

@@ -20,6 +20,9 @@ impl AmqpSettings {
         }
     }
 
+    /// What [`AmqpSettings::from_env`] reads.
+    pub const VARIABLES: &[&str] = &["AMQP_URL"];
+
     /// `AMQP_URL`, defaulting to this machine's broker.
     pub fn from_env() -> Self {
         Self::new(crate::config::env_or("AMQP_URL", DEFAULT_AMQP_URL))
@@ -36,4 +39,25 @@ pub async fn connect(settings: &AmqpSettings, name: &str) -> anyhow::Result<Conn
     Connection::connect(settings.url.expose_secret(), properties)
         .await
         .with_context(|| format!("cannot connect to RabbitMQ as {name:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::read_recorded;
+
+    #[test]
+    fn settings_read_exactly_their_declared_variables() {
+        let url = "amqp://guest:guest@rabbitmq:5672/%2f";
+        let (settings, asked) = read_recorded(&[("AMQP_URL", url)], AmqpSettings::from_env);
+
+        assert_eq!(settings.url.expose_secret(), url);
+        assert_eq!(
+            asked,
+            AmqpSettings::VARIABLES
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect()
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //! `x-failure-reason` and is then acknowledged (never a silent drop, never an endless requeue),
 //! and [`Handled::Retry`] (the database is away, say) is tried again in place after a backoff,
 //! so the queue's order is kept. A delivery still unacknowledged at shutdown is delivered again
-//! later.
+//! later. Each delivery is handled inside its [`delivery_span`], which continues the trace of
+//! the message's `traceparent` header.
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,8 +23,13 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span, field::Empty};
 
-use super::{AmqpSettings, connect, declare_topology, topology::dead_letter_queue};
+use super::{
+    AmqpSettings, connect, declare_topology, message::traceparent_header,
+    topology::dead_letter_queue,
+};
+use crate::telemetry::continue_trace;
 
 /// What became of one delivery.
 #[derive(Debug)]
@@ -123,17 +129,51 @@ async fn consume(
                 None => anyhow::bail!("the broker ended the consumer"),
             },
         };
-        let Some(outcome) = handle_until_settled(settings, handler, &delivery, shutdown).await
-        else {
+        let span = delivery_span(&settings.queue, &delivery);
+        let settled = settle(settings, handler, &channel, &delivery, shutdown)
+            .instrument(span)
+            .await?;
+        if !settled {
             break;
-        };
-        if let Handled::Reject(reason) = outcome {
-            dead_letter(&channel, &settings.queue, &delivery, &reason).await?;
         }
-        delivery.ack(BasicAckOptions::default()).await?;
     }
     connection.close(0, "shutting down".into()).await.ok();
     Ok(())
+}
+
+/// The span a delivery is handled in: `message{queue, message_id, kind, trace_id}`, a child of
+/// the span its `traceparent` header names. Consumers with a loop of their own handle each
+/// delivery inside it (`.instrument(delivery_span(queue, &delivery))`).
+pub fn delivery_span(queue: &str, delivery: &Delivery) -> Span {
+    let properties = &delivery.properties;
+    let span = tracing::info_span!(
+        "message",
+        %queue,
+        message_id = properties.message_id().as_ref().map_or("", ShortString::as_str),
+        kind = properties.kind().as_ref().map_or("", ShortString::as_str),
+        trace_id = Empty,
+    );
+    continue_trace(&span, traceparent_header(properties).as_deref());
+    span
+}
+
+/// Handles `delivery`, dead-letters it when it is rejected, and acknowledges it; false when
+/// shutdown came first (it stays unacknowledged).
+async fn settle(
+    settings: &ConsumerSettings,
+    handler: &dyn DeliveryHandler,
+    channel: &Channel,
+    delivery: &Delivery,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
+    let Some(outcome) = handle_until_settled(settings, handler, delivery, shutdown).await else {
+        return Ok(false);
+    };
+    if let Handled::Reject(reason) = outcome {
+        dead_letter(channel, &settings.queue, delivery, &reason).await?;
+    }
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(true)
 }
 
 /// Handles `delivery`, retrying passing failures in place; `None` when shutdown came first.

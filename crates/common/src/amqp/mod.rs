@@ -6,6 +6,6 @@ mod message;
 pub mod topology;
 
 pub use connection::{AmqpSettings, DEFAULT_AMQP_URL, connect};
-pub use consumer::{ConsumerSettings, DeliveryHandler, Handled, run_consumer};
-pub use message::{OutgoingMessage, new_traceparent, properties};
+pub use consumer::{ConsumerSettings, DeliveryHandler, Handled, delivery_span, run_consumer};
+pub use message::{OutgoingMessage, new_traceparent, properties, traceparent_header};
 pub use topology::declare_topology;

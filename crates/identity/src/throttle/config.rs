@@ -1,7 +1,7 @@
 //! How much each caller may spend: one limit for people (and anonymous addresses), a higher one
 //! for other services, whose traffic carries many people's work.
 
-use zayavki_common::config::{env_flag, env_parse};
+use zayavki_common::config::{Variables, env_flag, env_parse};
 
 use super::ThrottleClock;
 
@@ -50,6 +50,19 @@ impl Default for ThrottleConfig {
 }
 
 impl ThrottleConfig {
+    /// What [`ThrottleConfig::from_env`] reads, each with a default.
+    pub const VARIABLES: &[&str] = &[
+        "RATE_LIMIT_PER_SECOND",
+        "RATE_LIMIT_BURST",
+        "SERVICE_RATE_LIMIT_PER_SECOND",
+        "SERVICE_RATE_LIMIT_BURST",
+        "RATE_LIMIT_ENABLED",
+    ];
+
+    pub fn variables() -> Variables {
+        Variables::optional(Self::VARIABLES)
+    }
+
     pub fn from_env() -> anyhow::Result<Self> {
         let defaults = Self::default();
         Ok(Self {
@@ -71,5 +84,31 @@ impl ThrottleConfig {
             enabled: false,
             ..Self::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zayavki_common::config::read_recorded;
+
+    use super::*;
+
+    #[test]
+    fn from_env_reads_exactly_the_declared_variables() {
+        let (config, asked) = read_recorded(
+            &[("RATE_LIMIT_BURST", "5"), ("RATE_LIMIT_ENABLED", "off")],
+            ThrottleConfig::from_env,
+        );
+
+        let config = config.expect("valid settings");
+        assert_eq!(config.burst, 5);
+        assert!(!config.enabled);
+        assert_eq!(
+            asked,
+            ThrottleConfig::variables()
+                .names()
+                .map(str::to_owned)
+                .collect()
+        );
     }
 }
