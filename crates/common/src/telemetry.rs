@@ -70,8 +70,8 @@ pub struct Logging {
 }
 
 impl Logging {
-    /// `RUST_LOG` (a filter that does not parse falls back to `default_filter`) and
-    /// `LOG_FORMAT=json`.
+    /// `RUST_LOG` (a filter that does not parse falls back to `default_filter`),
+    /// `LOG_FORMAT=json`, `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_SERVICE_NAME`.
     pub fn from_env(default_filter: &str) -> Self {
         let filter = env_optional("RUST_LOG")
             .and_then(|directives| EnvFilter::try_new(directives).ok())
@@ -164,7 +164,7 @@ impl Logging {
 ///
 /// Decided for every span and event, never once per callsite: with more than one per-layer
 /// filter, a span whose callsite every filter enables for good is created without a filtering
-/// pass, and then takes the verdicts left on its thread by the last pass (a skipped debug line,
+/// pass, and then takes the verdicts left on its thread by the last pass (an `enabled!` check,
 /// say), which can disable it for every layer.
 struct Traced;
 
@@ -237,5 +237,26 @@ mod tests {
             asked,
             VARIABLES.iter().map(|name| (*name).to_owned()).collect()
         );
+    }
+
+    #[test]
+    fn the_otel_variables_name_the_collector_and_the_service() {
+        let (configured, _) = read_recorded(
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+                ("OTEL_SERVICE_NAME", "zayavki-staging"),
+            ],
+            || Logging::from_env(DEFAULT_FILTER),
+        );
+        let (unset, _) = read_recorded(&[], || Logging::from_env(DEFAULT_FILTER));
+
+        assert_eq!(
+            configured.otlp_endpoint.as_deref(),
+            Some("http://collector:4317")
+        );
+        assert_eq!(configured.service_name.as_deref(), Some("zayavki-staging"));
+        assert!(!configured.json);
+        assert_eq!(unset.otlp_endpoint, None);
+        assert_eq!(unset.service_name, None);
     }
 }

@@ -70,7 +70,7 @@ pub struct StartedSystem {
     pub state_dir: PathBuf,
     // Dropped after the processes: the databases, the virtual host and the files outlive them.
     _files: TempDir,
-    _broker: TestBroker,
+    broker: TestBroker,
     _databases: [TestDatabase; 3],
 }
 
@@ -82,6 +82,15 @@ pub async fn start_system() -> StartedSystem {
 /// Starts the system with `settings` on top of the test's own, and waits until it says it is
 /// ready.
 pub async fn start_system_with(settings: &[(&str, &str)]) -> StartedSystem {
+    start_system_reaching_broker(settings, TestBroker::url).await
+}
+
+/// Like [`start_system_with`], with `AMQP_URL` made from the test's virtual host by `amqp_url`
+/// (e.g. through a proxy the test owns).
+pub async fn start_system_reaching_broker(
+    settings: &[(&str, &str)],
+    amqp_url: impl FnOnce(&TestBroker) -> String,
+) -> StartedSystem {
     zayavki_testkit::init_test_logs();
     require_service_binaries();
     let broker = TestBroker::fresh().await.expect("test vhost");
@@ -97,7 +106,7 @@ pub async fn start_system_with(settings: &[(&str, &str)]) -> StartedSystem {
         ("DATABASE_URL", databases[0].url().to_owned()),
         ("PROCESS_DATABASE_URL", databases[1].url().to_owned()),
         ("REPORT_DATABASE_URL", databases[2].url().to_owned()),
-        ("AMQP_URL", broker.url()),
+        ("AMQP_URL", amqp_url(&broker)),
         ("ZAYAVKI_STATE_DIR", state_dir.display().to_string()),
         ("SEARCH_INDEX_DIR", file("search-index")),
         ("REPORT_STORAGE", file("reports")),
@@ -141,7 +150,7 @@ pub async fn start_system_with(settings: &[(&str, &str)]) -> StartedSystem {
         env,
         state_dir,
         _files: files,
-        _broker: broker,
+        broker,
         _databases: databases,
     };
     let ready = system
@@ -186,6 +195,20 @@ fn require_service_binaries() {
 }
 
 impl StartedSystem {
+    /// The test's RabbitMQ virtual host.
+    pub fn broker(&self) -> &TestBroker {
+        &self.broker
+    }
+
+    /// The value of `name` in the environment it was started with.
+    pub fn setting(&self, name: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(set, _)| set == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("{name} is set"))
+    }
+
     /// The state the start command records now.
     pub fn state(&self) -> RunState {
         StateFile::in_dir(&self.state_dir)
@@ -313,7 +336,7 @@ pub struct Lines {
 }
 
 impl Lines {
-    fn follow(stream: impl AsyncRead + Unpin + Send + 'static, name: &'static str) -> Self {
+    pub fn follow(stream: impl AsyncRead + Unpin + Send + 'static, name: &'static str) -> Self {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (progress, receiver) = watch::channel((0, false));
         let collected = lines.clone();

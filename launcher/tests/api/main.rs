@@ -1,5 +1,12 @@
+mod asyncapi;
 mod business_process;
+mod companion;
 mod compose;
+mod drills;
+mod end_to_end;
+mod grpcurl;
 mod helpers;
 mod quickstart;
+mod rabbitmq;
 mod supervision;
+mod websocket;

@@ -44,11 +44,7 @@ impl Worker {
                 return Ok(());
             }
         };
-        let Some(claim) = self.claim(&job, &shutdown).await else {
-            // Shutdown: the delivery comes back.
-            return Ok(());
-        };
-        let claim = match claim {
+        let claim = match self.claim(&job, &shutdown).await {
             Claimed::Build(claim) => claim,
             Claimed::Finished(status) => {
                 tracing::info!(report = %job.report_id, status = status.as_str(), "report already finished; job acknowledged");
@@ -56,53 +52,23 @@ impl Worker {
                 delivery.ack(BasicAckOptions::default()).await?;
                 return Ok(());
             }
+            // Shutdown: the delivery comes back.
             Claimed::Stopped => return Ok(()),
         };
         let attempts = (earlier_attempts + 1).max(u32::try_from(claim.attempts).unwrap_or(0));
         tracing::info!(report = %job.report_id, attempts, "building report");
         let started = Instant::now();
         let outcome = self.build_and_store(&job).await;
-        let label = match &outcome {
-            Ok(()) => "completed",
-            Err(BuildError::Permanent(_)) => "failed",
-            Err(BuildError::Passing(_)) if attempts >= self.inner.settings.max_attempts => "failed",
-            Err(BuildError::Passing(_)) => "retried",
-        };
-        metrics::histogram!(
-            REPORT_BUILD_DURATION_SECONDS,
-            "kind" => job.kind.as_str(),
-            "format" => job.format.as_str(),
-            "outcome" => label,
-        )
-        .record(started.elapsed().as_secs_f64());
-        metrics::counter!(REPORT_JOBS_TOTAL, "outcome" => label).increment(1);
-        let settled = match outcome {
-            Ok(()) => {
-                tracing::info!(report = %job.report_id, elapsed = ?started.elapsed(), "report completed");
-                Settled::Done
-            }
-            Err(BuildError::Permanent(reason)) => {
-                self.give_up(&channel, &delivery, &job, attempts, &reason)
-                    .await?
-            }
-            Err(BuildError::Passing(error)) => {
-                let reason = format!("{error:#}");
-                if attempts >= self.inner.settings.max_attempts {
-                    let reason = format!("gave up after {attempts} attempts: {reason}");
-                    self.give_up(&channel, &delivery, &job, attempts, &reason)
-                        .await?
-                } else {
-                    tracing::warn!(report = %job.report_id, attempts, %reason, "report build failed; retrying later");
-                    publish_retry(&channel, &delivery, attempts, &reason).await?;
-                    if let Err(error) =
-                        reports::requeue(&self.inner.pool, job.report_id, &reason).await
-                    {
-                        tracing::warn!(%error, "cannot record the retry");
-                    }
-                    Settled::Done
-                }
-            }
-        };
+        record_metrics(
+            &job,
+            &outcome,
+            attempts,
+            self.inner.settings.max_attempts,
+            started,
+        );
+        let settled = self
+            .settle(&channel, &delivery, &job, attempts, outcome)
+            .await?;
         claim.release().await;
         match settled {
             Settled::Done => {
@@ -120,17 +86,53 @@ impl Worker {
         Ok(())
     }
 
-    /// Claims the report, riding out a database that is away; None at shutdown.
-    async fn claim(&self, job: &ReportJob, shutdown: &CancellationToken) -> Option<Claimed> {
+    /// Records what became of the build; says whether to acknowledge the delivery.
+    async fn settle(
+        &self,
+        channel: &Channel,
+        delivery: &Delivery,
+        job: &ReportJob,
+        attempts: u32,
+        outcome: Result<(), BuildError>,
+    ) -> anyhow::Result<Settled> {
+        match outcome {
+            Ok(()) => {
+                tracing::info!(report = %job.report_id, "report completed");
+                Ok(Settled::Done)
+            }
+            Err(BuildError::Permanent(reason)) => {
+                self.give_up(channel, delivery, job, attempts, &reason)
+                    .await
+            }
+            Err(BuildError::Passing(error)) if attempts >= self.inner.settings.max_attempts => {
+                let reason = format!("gave up after {attempts} attempts: {error:#}");
+                self.give_up(channel, delivery, job, attempts, &reason)
+                    .await
+            }
+            Err(BuildError::Passing(error)) => {
+                let reason = format!("{error:#}");
+                tracing::warn!(report = %job.report_id, attempts, %reason, "report build failed; retrying later");
+                publish_retry(channel, delivery, attempts, &reason).await?;
+                if let Err(error) = reports::requeue(&self.inner.pool, job.report_id, &reason).await
+                {
+                    tracing::warn!(%error, "cannot record the retry");
+                }
+                Ok(Settled::Done)
+            }
+        }
+    }
+
+    /// Claims the report, riding out a database that is away.
+    async fn claim(&self, job: &ReportJob, shutdown: &CancellationToken) -> Claimed {
         let mut backoff = backoff(self.inner.settings.max_backoff);
         loop {
             match claims::claim(&self.inner.claim_connections, job, shutdown).await {
-                Ok(claimed) => return Some(claimed),
+                Ok(claimed) => return claimed,
                 Err(error) => {
                     let delay = backoff.next().unwrap_or(self.inner.settings.max_backoff);
                     tracing::warn!(report = %job.report_id, error = %format!("{error:#}"), retry_in = ?delay, "cannot claim the report");
                     tokio::select! {
-                        () = shutdown.cancelled() => return None,
+                        () = shutdown.cancelled() => return Claimed::Stopped,
                         () = tokio::time::sleep(delay) => {}
                     }
                 }
@@ -199,4 +201,26 @@ enum Settled {
     Done,
     /// Recording failed: deliver it again.
     Again,
+}
+
+fn record_metrics(
+    job: &ReportJob,
+    outcome: &Result<(), BuildError>,
+    attempts: u32,
+    max_attempts: u32,
+    started: Instant,
+) {
+    let label = match outcome {
+        Ok(()) => "completed",
+        Err(BuildError::Passing(_)) if attempts < max_attempts => "retried",
+        Err(_) => "failed",
+    };
+    metrics::histogram!(
+        REPORT_BUILD_DURATION_SECONDS,
+        "kind" => job.kind.as_str(),
+        "format" => job.format.as_str(),
+        "outcome" => label,
+    )
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!(REPORT_JOBS_TOTAL, "outcome" => label).increment(1);
 }

@@ -212,6 +212,8 @@ async fn run(
             completions.found_by_query()
         );
     }
+    let row: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, i64, i64) = sqlx::query_as("SELECT (SELECT max(created_at) FROM processes WHERE application_id = ANY($1)), (SELECT min(at) FROM process_steps WHERE step = 'application.completed' AND application_id = ANY($1)), (SELECT max(at) FROM process_steps WHERE step = 'processing.started' AND application_id = ANY($1)), (SELECT count(*) FROM process_steps s WHERE step = 'processing.started' AND application_id = ANY($1) AND at < (SELECT min(at) FROM process_steps WHERE step = 'application.completed' AND application_id = ANY($1))), (SELECT count(*) FROM processes WHERE application_id = ANY($1))").bind(&orchestrated.ids).fetch_one(&system.process_pool).await?;
+    println!("EXPERIMENT last process created {}, first completed {}, last started {}, started before first completion {}, of {}", row.0, row.1, row.2, row.3, row.4);
     drop(completions);
     system.stop_process().await?;
     wait_until_idle(SETTLE_LIMIT).await;

@@ -176,6 +176,21 @@ mod tests {
     }
 
     #[test]
+    fn a_span_created_after_a_check_that_logs_nothing_still_continues_its_trace() {
+        let lines = logged_as_json(|| {
+            // A filtering pass that creates no span or event: its verdicts stay on the thread.
+            assert!(tracing::enabled!(tracing::Level::INFO));
+            let span = tracing::info_span!("message", trace_id = tracing::field::Empty);
+            continue_trace(&span, Some(INCOMING));
+            let _entered = span.enter();
+            tracing::warn!("inside");
+        });
+
+        assert_eq!(lines[0]["trace_id"], INCOMING_TRACE_ID, "{}", lines[0]);
+        assert_eq!(lines[0]["spans"][0]["trace_id"], INCOMING_TRACE_ID);
+    }
+
+    #[test]
     fn a_json_line_outside_any_span_has_no_trace_id() {
         let lines = logged_as_json(|| tracing::info!("alone"));
 
