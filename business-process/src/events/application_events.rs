@@ -91,7 +91,19 @@ impl ApplicationEventHandler {
     }
 
     /// The effect of `event` and its inbox row, in one transaction.
+    ///
+    /// Most events that arrive are echoes of moves business-process made itself, which the
+    /// process has already seen: such a stale event is acknowledged after one read, without a
+    /// transaction. That is safe because the version a process has seen only grows, so an event
+    /// stale once is stale for ever, however often it is delivered.
     pub async fn handle_event(&self, event: &ApplicationEvent, body: &Value) -> anyhow::Result<()> {
+        if processes::seen_version(&self.pool, event.application_id)
+            .await?
+            .is_some_and(|seen| event.version <= seen)
+        {
+            tracing::debug!(application = %event.application_id, version = event.version, "stale event");
+            return Ok(());
+        }
         let mut transaction = self.pool.begin().await?;
         if inbox::first_time(&mut transaction, CONSUMER, event.event_id).await? {
             take_effect(&mut transaction, event, body).await?;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 use zayavki_common::{money::Money, telemetry::current_span_traceparent};
 
@@ -93,6 +93,15 @@ pub async fn find<'e>(
             .fetch_optional(executor)
             .await?,
     )
+}
+
+/// The last application version the process has seen, without locking it; None when the
+/// application has no process yet.
+pub async fn seen_version(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT application_version FROM processes WHERE application_id = $1")
+        .bind(application_id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// The process, locked until the caller's transaction ends.

@@ -7,6 +7,7 @@ use std::{
     io::{self, BufWriter, Seek, Write},
 };
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -33,7 +34,7 @@ impl JsonRows {
             self.out.write_all(b",\n")?;
         }
         self.empty = false;
-        serde_json::to_writer(&mut self.out, &application_json(row))?;
+        serde_json::to_writer(&mut self.out, &ApplicationJson::new(row))?;
         Ok(())
     }
 
@@ -46,36 +47,59 @@ impl JsonRows {
     }
 }
 
-/// One application with its items.
-pub fn application_json(row: &ApplicationRow) -> Value {
-    let items: Vec<Value> = row
-        .items
-        .iter()
-        .map(|item| {
-            json!({
-                "name": item.name,
-                "quantity": item.quantity,
-                "unitPrice": item.unit_price.to_string(),
-                "amount": item.amount.to_string(),
-            })
-        })
-        .collect();
-    let mut object = Map::new();
-    object.insert("id".to_owned(), json!(row.id));
-    object.insert("applicant".to_owned(), json!(row.applicant));
-    object.insert("title".to_owned(), json!(row.title));
-    if let Some(description) = &row.description {
-        object.insert("description".to_owned(), json!(description));
+/// One application with its items, as the JSON rows carry it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApplicationJson<'a> {
+    id: &'a str,
+    applicant: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    status: &'a str,
+    applied_at: String,
+    updated_at: String,
+    items: Vec<ItemJson<'a>>,
+    total_amount: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemJson<'a> {
+    name: &'a str,
+    quantity: i64,
+    unit_price: String,
+    amount: String,
+}
+
+impl<'a> ApplicationJson<'a> {
+    fn new(row: &'a ApplicationRow) -> Self {
+        Self {
+            id: &row.id,
+            applicant: &row.applicant,
+            title: &row.title,
+            description: row.description.as_deref(),
+            status: row.status,
+            applied_at: iso_time(row.applied_at),
+            updated_at: iso_time(row.updated_at),
+            items: row
+                .items
+                .iter()
+                .map(|item| ItemJson {
+                    name: &item.name,
+                    quantity: item.quantity,
+                    unit_price: item.unit_price.to_string(),
+                    amount: item.amount.to_string(),
+                })
+                .collect(),
+            total_amount: row.total_amount.to_string(),
+        }
     }
-    object.insert("status".to_owned(), json!(row.status));
-    object.insert("appliedAt".to_owned(), json!(iso_time(row.applied_at)));
-    object.insert("updatedAt".to_owned(), json!(iso_time(row.updated_at)));
-    object.insert("items".to_owned(), Value::Array(items));
-    object.insert(
-        "totalAmount".to_owned(),
-        json!(row.total_amount.to_string()),
-    );
-    Value::Object(object)
+}
+
+/// One application with its items, as a JSON value.
+pub fn application_json(row: &ApplicationRow) -> Value {
+    serde_json::to_value(ApplicationJson::new(row)).unwrap_or(Value::Null)
 }
 
 fn summary_json(summary: &Summary) -> Value {

@@ -6,7 +6,6 @@ mod downloads;
 mod fixtures;
 mod formats;
 mod helpers;
-mod memory_probe;
 mod processes;
 mod s3;
 mod websocket;

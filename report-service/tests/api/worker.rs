@@ -91,9 +91,12 @@ async fn a_job_whose_worker_dies_mid_build_is_delivered_again_and_built_once() {
 
 #[tokio::test]
 async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_after_the_configured_attempts() {
+    // A port nothing listens on: application-service is away for the whole test.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
     let system = spawn_system(|settings| {
-        // Nothing listens there: application-service is away for the whole test.
-        settings.application_service_url = "http://127.0.0.1:9".to_owned();
+        settings.application_service_url = format!("http://{closed}");
         settings.max_attempts = 2;
     })
     .await;

@@ -23,6 +23,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod backlog;
 mod checks;
 mod completions;
 mod filing;
@@ -42,12 +43,14 @@ use zayavki_bench::{
     idle::wait_until_idle,
     service::Bearer,
 };
+use zayavki_common::amqp::topology;
 use zayavki_identity::Role;
 use zayavki_proto::applications::v1::{
     self as pb, application_lifecycle_client::ApplicationLifecycleClient,
 };
 
 use crate::{
+    backlog::Peaks,
     checks::{Check, Lags, Percentiles},
     completions::Completions,
     filing::{Batch, batches, spawn_filer},
@@ -172,17 +175,38 @@ async fn run(
 
     system.start_process().await?;
     let mut completions = Completions::listen(&system.process_pool).await?;
-    orchestrate(&mut completions, system, warmup_orchestrated, deadline)
-        .await
-        .context("orchestrated warm-up")?;
+    let (_connection, events) = system.broker().channel().await?;
+    orchestrate(
+        &mut completions,
+        system,
+        &events,
+        warmup_orchestrated,
+        deadline,
+    )
+    .await
+    .context("orchestrated warm-up")?;
     wait_until_idle(SETTLE_LIMIT).await;
-    let orchestrated = orchestrate(&mut completions, system, measured_orchestrated, deadline)
-        .await
-        .context("orchestrated phase")?;
+    let (orchestrated, peaks) = orchestrate(
+        &mut completions,
+        system,
+        &events,
+        measured_orchestrated,
+        deadline,
+    )
+    .await
+    .context("orchestrated phase")?;
     println!(
         "orchestrated: {} applications filed and COMPLETED in {:.2} s",
         orchestrated.ids.len(),
         orchestrated.elapsed.as_secs_f64()
+    );
+    println!(
+        "   largest backlogs over {} samples: {} application events ready in {}, \
+         {} processes STARTING or APPROVING",
+        peaks.samples,
+        peaks.events_ready,
+        topology::BUSINESS_PROCESS_APPLICATION_EVENTS,
+        peaks.processes_waiting
     );
     let every_process = u64::try_from(options.warmup + options.applications)?;
     let report_jobs_published = system
@@ -212,8 +236,6 @@ async fn run(
             completions.found_by_query()
         );
     }
-    let row: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>, i64, i64) = sqlx::query_as("SELECT (SELECT max(created_at) FROM processes WHERE application_id = ANY($1)), (SELECT min(at) FROM process_steps WHERE step = 'application.completed' AND application_id = ANY($1)), (SELECT max(at) FROM process_steps WHERE step = 'processing.started' AND application_id = ANY($1)), (SELECT count(*) FROM process_steps s WHERE step = 'processing.started' AND application_id = ANY($1) AND at < (SELECT min(at) FROM process_steps WHERE step = 'application.completed' AND application_id = ANY($1))), (SELECT count(*) FROM processes WHERE application_id = ANY($1))").bind(&orchestrated.ids).fetch_one(&system.process_pool).await?;
-    println!("EXPERIMENT last process created {}, first completed {}, last started {}, started before first completion {}, of {}", row.0, row.1, row.2, row.3, row.4);
     drop(completions);
     system.stop_process().await?;
     wait_until_idle(SETTLE_LIMIT).await;
@@ -259,24 +281,32 @@ async fn run(
 async fn orchestrate(
     completions: &mut Completions,
     system: &System,
+    events: &lapin::Channel,
     batches: Vec<Batch>,
     deadline: Instant,
-) -> anyhow::Result<Measured> {
+) -> anyhow::Result<(Measured, Peaks)> {
     let before = cpu_sample(system, true).await;
     let (filed, receiver) = mpsc::unbounded_channel();
+    let mut peaks = Peaks::default();
     let started = Instant::now();
     let filer = spawn_filer(batches, filed);
-    let completed = completions.wait_for_all(receiver, deadline).await;
+    let completed = tokio::select! {
+        completed = completions.wait_for_all(receiver, deadline) => completed,
+        () = backlog::sample(events, &system.process_pool, &mut peaks) => {
+            Err(anyhow::anyhow!("sampling the backlog stopped"))
+        }
+    };
     let filing = filer.await.context("the filing task panicked")?;
     let completed = completed?;
     filing?;
     let elapsed = completed.last_at - started;
     let cpu = cpu_sample(system, true).await.since(&before);
-    Ok(Measured {
+    let measured = Measured {
         ids: completed.ids,
         elapsed,
         cpu,
-    })
+    };
+    Ok((measured, peaks))
 }
 
 /// Files `batches` and has `options.workers` callers take each application through

@@ -48,7 +48,7 @@ pub struct System {
     // Dropped last: the databases and the virtual host outlive the services using them.
     applications: Prepared,
     _process_database: TestDatabase,
-    _broker: TestBroker,
+    broker: TestBroker,
 }
 
 /// business-process while it runs.
@@ -132,8 +132,13 @@ impl System {
             process_settings,
             applications,
             _process_database: process_database,
-            _broker: broker,
+            broker,
         })
+    }
+
+    /// The virtual host everything publishes to and consumes from.
+    pub fn broker(&self) -> &TestBroker {
+        &self.broker
     }
 
     /// Starts business-process (creating and migrating its database the first time).

@@ -124,6 +124,7 @@ async fn creates_survive_application_service_being_killed_and_each_is_processed_
             + (sent - filed.len()),
     }
     .check();
+    assert!(retries > 0, "the kill interrupted the creates");
 }
 
 /// A channel that connects on first use and again after the server went away.
