@@ -8,7 +8,13 @@ use zayavki_common::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init(telemetry::DEFAULT_FILTER);
+    telemetry::init_service("report-service", telemetry::DEFAULT_FILTER);
+    let outcome = run().await;
+    telemetry::shutdown().await;
+    outcome
+}
+
+async fn run() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let application = Application::build(settings).await?;
     application

@@ -47,8 +47,11 @@ impl ExportClient {
             .parse()
             .map_err(|_| Status::internal("the token is not valid metadata"))?;
         request.metadata_mut().insert("authorization", bearer);
-        let mut client = ApplicationExportClient::new(self.channel.clone())
-            .max_decoding_message_size(8 * 1024 * 1024);
+        let mut client = ApplicationExportClient::with_interceptor(
+            self.channel.clone(),
+            zayavki_common::telemetry::TraceContextInterceptor,
+        )
+        .max_decoding_message_size(8 * 1024 * 1024);
         client
             .export_applications(request)
             .await

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 use zayavki_common::{
-    amqp::{OutgoingMessage, new_traceparent, topology},
+    amqp::{OutgoingMessage, topology},
     outbox,
 };
 
@@ -89,7 +89,7 @@ pub async fn record(connection: &mut PgConnection, event: &ReportEvent) -> anyho
         exchange: topology::REPORTS_EVENTS.to_owned(),
         routing_key: event.kind.to_owned(),
         body: event.message_body(event_id, occurred_at).to_string(),
-        traceparent: Some(new_traceparent()),
+        traceparent: Some(zayavki_common::telemetry::current_traceparent()),
         occurred_at,
     };
     outbox::insert_all(connection, &[message]).await

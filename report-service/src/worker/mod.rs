@@ -27,8 +27,9 @@ use lapin::{
 use sqlx::{PgPool, postgres::PgConnectOptions};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use zayavki_common::{
-    amqp::{AmqpSettings, connect, declare_topology, topology},
+    amqp::{self, AmqpSettings, connect, declare_topology, topology},
     metrics::REPORT_BUILD_DURATION_SECONDS,
 };
 
@@ -146,7 +147,12 @@ impl Worker {
                 }
                 next = deliveries.next() => match next {
                     Some(Ok(delivery)) => {
-                        in_flight.spawn(self.clone().handle(channel.clone(), delivery, shutdown.clone()));
+                        let span = amqp::delivery_span(topology::REPORTS_JOBS, &delivery);
+                        in_flight.spawn(
+                            self.clone()
+                                .handle(channel.clone(), delivery, shutdown.clone())
+                                .instrument(span),
+                        );
                     }
                     Some(Err(error)) => break Err(error.into()),
                     None => break Err(anyhow::anyhow!("the broker ended the consumer")),
