@@ -89,6 +89,7 @@ pub struct TestSystem {
     minter: TokenMinter,
     applications_channel: Channel,
     process_channel: Option<Channel>,
+    process_http: Option<std::net::SocketAddr>,
     process: Option<Running>,
     /// Further business-process replicas on the same database and virtual host.
     replicas: Vec<Running>,
@@ -149,6 +150,7 @@ pub async fn spawn_system_with(
         minter,
         applications_channel,
         process_channel: None,
+        process_http: None,
         process: None,
         replicas: Vec::new(),
         process_settings: settings,
@@ -180,6 +182,7 @@ impl TestSystem {
             .await
             .expect("business-process starts");
         let address = application.grpc_address();
+        self.process_http = Some(application.http_address());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
         self.process_channel = Some(connect(&format!("http://{address}")).await);
@@ -215,6 +218,17 @@ impl TestSystem {
         if let Some(running) = self.process.take() {
             drop(running);
         }
+    }
+
+    /// business-process's `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let address = self.process_http.expect("business-process runs");
+        reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     pub fn token(&self, subject: &str, roles: &[Role]) -> String {

@@ -133,6 +133,19 @@ async fn an_unreadable_event_is_dead_lettered_with_its_reason_and_the_queue_goes
     // It does not block what follows.
     let id = system.file("hanna", "Степлер", "15.00").await;
     watcher.wait_for(id, ProcessState::Completed).await;
+
+    // Operators see it in the consumer's metrics.
+    let metrics = system.metrics().await;
+    let queue = topology::BUSINESS_PROCESS_APPLICATION_EVENTS;
+    for line in [
+        format!("zayavki_consumer_connected{{queue=\"{queue}\"}} 1"),
+        format!("zayavki_consumer_messages_total{{queue=\"{queue}\",outcome=\"dead_lettered\"}} 1"),
+    ] {
+        assert!(metrics.contains(&line), "{line} missing from:\n{metrics}");
+    }
+    assert!(metrics.contains(&format!(
+        "zayavki_consumer_messages_total{{queue=\"{queue}\",outcome=\"done\"}}"
+    )));
 }
 
 fn report_event(kind: &str, report_id: &str) -> serde_json::Value {

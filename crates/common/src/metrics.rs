@@ -35,6 +35,13 @@ pub const RELAY_PUBLISHED_TOTAL: &str = "zayavki_relay_published_total";
 /// Publishing attempts that failed (Nack, return, timeout, lost connection).
 pub const RELAY_FAILURES_TOTAL: &str = "zayavki_relay_failures_total";
 
+/// 1 while a consumer of `queue` holds a subscription on the broker, 0 while it reconnects.
+pub const CONSUMER_CONNECTED: &str = "zayavki_consumer_connected";
+/// Deliveries of `queue` received and not yet acknowledged (being handled).
+pub const CONSUMER_UNACKNOWLEDGED: &str = "zayavki_consumer_unacknowledged";
+/// Deliveries of `queue` settled, by `outcome` (done, dead_lettered and the like).
+pub const CONSUMER_MESSAGES_TOTAL: &str = "zayavki_consumer_messages_total";
+
 /// Time report-service took to build and store one report, by `kind`, `format` and `outcome`.
 pub const REPORT_BUILD_DURATION_SECONDS: &str = "zayavki_report_build_duration_seconds";
 
@@ -112,6 +119,21 @@ fn describe() {
         OUTBOX_OLDEST_AGE_SECONDS,
         Unit::Seconds,
         "Age of the oldest outbox event not yet published"
+    );
+    metrics::describe_gauge!(
+        CONSUMER_CONNECTED,
+        Unit::Count,
+        "1 while the consumer of a queue is subscribed, 0 while it reconnects"
+    );
+    metrics::describe_gauge!(
+        CONSUMER_UNACKNOWLEDGED,
+        Unit::Count,
+        "Deliveries of a queue received and not yet acknowledged"
+    );
+    metrics::describe_counter!(
+        CONSUMER_MESSAGES_TOTAL,
+        Unit::Count,
+        "Deliveries of a queue settled, by outcome"
     );
     metrics::describe_counter!(
         RELAY_PUBLISHED_TOTAL,

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use zayavki_common::{
     amqp::{self, AmqpSettings, connect, declare_topology, topology},
-    metrics::REPORT_BUILD_DURATION_SECONDS,
+    metrics::{CONSUMER_CONNECTED, CONSUMER_UNACKNOWLEDGED, REPORT_BUILD_DURATION_SECONDS},
 };
 
 use crate::{build::Builder, content::ContentStore};
@@ -130,8 +130,13 @@ impl Worker {
             .await
             .context("cannot consume reports.jobs")?;
         tracing::info!(prefetch = settings.prefetch, "consuming report jobs");
+        let connected = metrics::gauge!(CONSUMER_CONNECTED, "queue" => topology::REPORTS_JOBS);
+        let unacknowledged =
+            metrics::gauge!(CONSUMER_UNACKNOWLEDGED, "queue" => topology::REPORTS_JOBS);
+        connected.set(1.0);
         let mut in_flight = JoinSet::new();
         let outcome = loop {
+            unacknowledged.set(in_flight.len() as f64);
             tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
                 Some(finished) = in_flight.join_next(), if !in_flight.is_empty() => {
@@ -161,6 +166,8 @@ impl Worker {
         };
         // Builds still running are dropped: their jobs are delivered again.
         in_flight.shutdown().await;
+        connected.set(0.0);
+        unacknowledged.set(0.0);
         connection
             .close(0, "report worker stopping".into())
             .await

@@ -110,6 +110,10 @@ async fn a_download_streams_the_file_with_its_name_length_and_etag() {
         metrics.contains("zayavki_report_jobs_total{outcome=\"completed\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("zayavki_consumer_connected{queue=\"reports.jobs\"} 1"),
+        "{metrics}"
+    );
     let ready: Value = system
         .http
         .get(system.url("/readyz"))

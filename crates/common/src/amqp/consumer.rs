@@ -29,6 +29,7 @@ use super::{
     AmqpSettings, connect, declare_topology, message::traceparent_header,
     topology::dead_letter_queue,
 };
+use crate::metrics::{CONSUMER_CONNECTED, CONSUMER_MESSAGES_TOTAL, CONSUMER_UNACKNOWLEDGED};
 use crate::telemetry::continue_trace;
 
 /// What became of one delivery.
@@ -66,7 +67,11 @@ pub async fn run_consumer(
 ) {
     let mut backoff = backoff(settings.max_backoff);
     while !shutdown.is_cancelled() {
-        match consume(&settings, handler.as_ref(), &shutdown).await {
+        let outcome = consume(&settings, handler.as_ref(), &shutdown).await;
+        let queue = settings.queue.clone();
+        metrics::gauge!(CONSUMER_CONNECTED, "queue" => queue.clone()).set(0.0);
+        metrics::gauge!(CONSUMER_UNACKNOWLEDGED, "queue" => queue).set(0.0);
+        match outcome {
             Ok(()) => break,
             Err(error) => {
                 let delay = backoff.next().unwrap_or(settings.max_backoff);
@@ -121,6 +126,10 @@ async fn consume(
         .await
         .with_context(|| format!("cannot consume {}", settings.queue))?;
     tracing::info!(queue = %settings.queue, "consuming");
+    let connected = metrics::gauge!(CONSUMER_CONNECTED, "queue" => settings.queue.clone());
+    let unacknowledged =
+        metrics::gauge!(CONSUMER_UNACKNOWLEDGED, "queue" => settings.queue.clone());
+    connected.set(1.0);
     loop {
         let delivery = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -130,9 +139,11 @@ async fn consume(
             },
         };
         let span = delivery_span(&settings.queue, &delivery);
+        unacknowledged.set(1.0);
         let settled = settle(settings, handler, &channel, &delivery, shutdown)
             .instrument(span)
             .await?;
+        unacknowledged.set(0.0);
         if !settled {
             break;
         }
@@ -169,10 +180,15 @@ async fn settle(
     let Some(outcome) = handle_until_settled(settings, handler, delivery, shutdown).await else {
         return Ok(false);
     };
-    if let Handled::Reject(reason) = outcome {
+    let settled_as = if let Handled::Reject(reason) = outcome {
         dead_letter(channel, &settings.queue, delivery, &reason).await?;
-    }
+        "dead_lettered"
+    } else {
+        "done"
+    };
     delivery.ack(BasicAckOptions::default()).await?;
+    metrics::counter!(CONSUMER_MESSAGES_TOTAL, "queue" => settings.queue.clone(), "outcome" => settled_as)
+        .increment(1);
     Ok(true)
 }
 
