@@ -1,6 +1,9 @@
 //! Where the started services listen, as printed at start-up and recorded in the state file.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    path::PathBuf,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +12,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Addresses {
+    /// The one entry point, when it runs.
+    #[serde(default)]
+    pub gateway: Option<GatewayAddresses>,
+    /// The web app's own file server (the gateway serves it under `/app/`).
+    #[serde(default)]
+    pub web: Option<SocketAddr>,
+    /// Replicas of each of application-service, business-process and report-service; the
+    /// addresses below are the first replica's.
+    #[serde(default = "one")]
+    pub replicas: usize,
     pub application: Option<ApplicationAddresses>,
     pub process: Option<ProcessAddresses>,
     /// report-service's HTTP port: the report API, downloads and the WebSocket.
@@ -16,6 +29,23 @@ pub struct Addresses {
     /// The development notification sink, when one runs (`NOTIFIER_URL` unset).
     pub notification_sink: Option<SocketAddr>,
     pub rabbitmq_ui: RabbitMqUi,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayAddresses {
+    /// HTTP/1.1 and h2c: REST, gRPC, gRPC-Web, the WebSocket, the web app.
+    pub http: SocketAddr,
+    /// The same over TLS, HTTP/2 offered first.
+    pub https: SocketAddr,
+    /// The stats page (`/stats`) and Prometheus metrics (`/metrics`).
+    pub stats: SocketAddr,
+    /// The PEM certificate `https` presents, for clients to trust (generated for development
+    /// unless configured).
+    pub certificate: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +90,31 @@ impl Addresses {
     /// One line per service, with addresses a client on this machine can use.
     pub fn render(&self) -> String {
         let mut text = String::new();
+        if let Some(gateway) = &self.gateway {
+            let (http, https) = (gateway.http, gateway.https);
+            text.push_str(&format!(
+                "gateway              http://{http} (REST, gRPC h2c, gRPC-Web, WebSocket /ws, /reports), \
+                 https://{https} (HTTP/2; trust {})\n",
+                gateway.certificate.display()
+            ));
+            if self.web.is_some() {
+                text.push_str(&format!("web app              http://{http}/app/\n"));
+            }
+            text.push_str(&format!(
+                "gateway stats        http://{0}/stats, Prometheus http://{0}/metrics\n",
+                gateway.stats
+            ));
+            text.push_str(&if self.replicas > 1 {
+                format!(
+                    "Each service directly ({} replicas each; the first one's addresses):\n",
+                    self.replicas
+                )
+            } else {
+                "Each service directly:\n".to_owned()
+            });
+        } else if let Some(web) = self.web {
+            text.push_str(&format!("web app              http://{web}/app/\n"));
+        }
         if let Some(application) = &self.application {
             text.push_str(&format!(
                 "application-service  gRPC {} (gRPC-Web, health, reflection), REST http://{}\n",
@@ -116,6 +171,14 @@ mod tests {
 
     fn every_service() -> Addresses {
         Addresses {
+            gateway: Some(GatewayAddresses {
+                http: address("127.0.0.1:8000"),
+                https: address("127.0.0.1:8443"),
+                stats: address("127.0.0.1:8404"),
+                certificate: PathBuf::from("/run/zayavki/gateway.pem"),
+            }),
+            web: Some(address("127.0.0.1:8091")),
+            replicas: 2,
             application: Some(ApplicationAddresses {
                 grpc: address("127.0.0.1:50051"),
                 http: address("127.0.0.1:8080"),
@@ -146,7 +209,15 @@ mod tests {
     #[test]
     fn every_address_is_printed() {
         let rendered = every_service().render();
+        assert!(
+            rendered.starts_with("gateway              http://127.0.0.1:8000 "),
+            "the gateway first:\n{rendered}"
+        );
         for expected in [
+            "https://127.0.0.1:8443",
+            "http://127.0.0.1:8000/app/",
+            "http://127.0.0.1:8404/metrics",
+            "2 replicas each",
             "gRPC 127.0.0.1:50051",
             "REST http://127.0.0.1:8080",
             "gRPC 127.0.0.1:50052",

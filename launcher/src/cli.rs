@@ -18,14 +18,21 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start every service, each as its own supervised process (configuration from the
-    /// environment; see README).
-    Start,
+    /// Start every service, each as its own supervised process, behind the gateway
+    /// (configuration from the environment; see README).
+    Start {
+        /// Replicas of application-service, business-process and report-service, balanced by
+        /// the gateway (default ZAYAVKI_REPLICAS, else 1).
+        #[arg(long)]
+        replicas: Option<usize>,
+    },
     /// Show the running start command's addresses and each service's process.
     Status,
     /// Run the development notification sink (NOTIFICATION_SINK_ADDR); `start` runs it when
     /// NOTIFIER_URL is unset.
     NotificationSink,
+    /// Serve the web app's built files under /app/ (WEB_ADDR, WEB_DIR); `start` runs it.
+    WebServer,
     /// Rebuild the search index from PostgreSQL (stop the services first: one writer per index).
     Reindex,
     /// Mint a bearer token with the configured key (JWT_SECRET or JWT_PRIVATE_KEY_FILE).

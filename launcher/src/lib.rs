@@ -4,8 +4,10 @@
 
 pub mod addresses;
 pub mod cli;
+pub mod gateway;
 pub mod instance;
 pub mod quickstart;
 pub mod start;
 pub mod status;
 pub mod supervisor;
+pub mod web_server;

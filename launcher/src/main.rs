@@ -1,4 +1,4 @@
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 #[global_allocator]
@@ -6,7 +6,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use business_process::notifier::{DEFAULT_SINK_ADDRESS, NotificationSink};
 use clap::Parser;
-use zayavki::cli::{Cli, Command};
+use zayavki::{
+    cli::{Cli, Command},
+    web_server::{self, WebServer},
+};
 use zayavki_common::{config::env_parse, shutdown, telemetry};
 use zayavki_identity::{IdentityConfig, TokenMinter};
 
@@ -14,9 +17,19 @@ use zayavki_identity::{IdentityConfig, TokenMinter};
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Start => {
+        Command::Start { replicas } => {
             telemetry::init(telemetry::DEFAULT_FILTER);
-            zayavki::start::run().await
+            zayavki::start::run(replicas).await
+        }
+        Command::WebServer => {
+            telemetry::init(telemetry::DEFAULT_FILTER);
+            let address = env_parse("WEB_ADDR", web_server::DEFAULT_ADDRESS)?;
+            let dir = env_parse("WEB_DIR", PathBuf::from(web_server::DEFAULT_DIR))?;
+            WebServer::bind(address, dir)
+                .await?
+                .run_until_stopped(shutdown::token_cancelled_on_signal())
+                .await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status => Ok(zayavki::status::run()),
         Command::NotificationSink => {

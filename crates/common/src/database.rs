@@ -62,8 +62,11 @@ pub async fn ensure_database_exists(settings: &DatabaseSettings) -> anyhow::Resu
         let statement = format!(r#"CREATE DATABASE "{}""#, name.replace('"', "\"\""));
         match connection.execute(statement.as_str()).await {
             Ok(_) => tracing::info!(database = %name, "created database"),
-            // Another replica created it at the same moment.
-            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => {}
+            // Another replica created it at the same moment: PostgreSQL says so as
+            // duplicate_database, or, when both passed its own check, as a unique violation in
+            // its catalogue.
+            Err(sqlx::Error::Database(error))
+                if matches!(error.code().as_deref(), Some("42P04" | "23505")) => {}
             Err(error) => return Err(error).context("cannot create the database"),
         }
     }

@@ -2,10 +2,10 @@
 
 use tonic::{Request, Status, service::Interceptor};
 
-use crate::{Throttle, ThrottleKey};
+use crate::Throttle;
 
 /// A tonic interceptor that charges one unit per call to the caller's bucket (see
-/// [`ThrottleKey::from_extensions`]) and refuses with `RESOURCE_EXHAUSTED` and a `retry-after`
+/// [`crate::ThrottleKey::from_request`]) and refuses with `RESOURCE_EXHAUSTED` and a `retry-after`
 /// entry once it is spent. An interceptor sees everything this needs: the request extensions
 /// carry the identity and the peer address, and the metadata of a refusing status is sent as
 /// response headers.
@@ -33,7 +33,9 @@ impl GrpcThrottle {
 impl Interceptor for GrpcThrottle {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         if self.throttle.is_enabled() {
-            let key = ThrottleKey::from_extensions(request.extensions());
+            let key = self
+                .throttle
+                .key(request.extensions(), request.metadata().as_ref());
             if let Err(throttled) = self.throttle.check(&key, 1) {
                 tracing::debug!(%key, "grpc call throttled");
                 return Err(throttled.to_status());

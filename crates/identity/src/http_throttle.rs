@@ -6,10 +6,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{Throttle, ThrottleKey};
+use crate::Throttle;
 
 /// Middleware for `axum::middleware::from_fn_with_state(throttle, throttle_http)` that charges
-/// one unit per request to the caller's bucket (see [`ThrottleKey::from_extensions`]).
+/// one unit per request to the caller's bucket (see [`crate::ThrottleKey::from_request`]).
 ///
 /// It must run after [`crate::authenticate_http`]: with axum's `.layer(throttle).layer(auth)`,
 /// the last layer added runs first. Serve with
@@ -21,7 +21,7 @@ pub async fn throttle_http(
     next: Next,
 ) -> Response {
     if throttle.is_enabled() {
-        let key = ThrottleKey::from_extensions(request.extensions());
+        let key = throttle.key(request.extensions(), request.headers());
         if let Err(throttled) = throttle.check(&key, 1) {
             tracing::debug!(%key, path = request.uri().path(), "http request throttled");
             return throttled.into_response();

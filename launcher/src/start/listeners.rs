@@ -35,6 +35,13 @@ pub struct Listeners {
     pub process_http: Listen,
     pub report_http: Listen,
     pub sink: Listen,
+    pub web: Listen,
+    /// The gateway's cleartext port (HTTP/1.1 and h2c).
+    pub gateway: Listen,
+    /// The gateway's TLS port (HTTP/2 and HTTP/1.1).
+    pub gateway_tls: Listen,
+    /// The gateway's stats page and Prometheus metrics.
+    pub gateway_stats: Listen,
 }
 
 impl Listeners {
@@ -46,13 +53,68 @@ impl Listeners {
             process_http: Listen::from_env("PROCESS_HTTP_ADDR", 8081)?,
             report_http: Listen::from_env("REPORT_HTTP_ADDR", 8082)?,
             sink: Listen::from_env("NOTIFICATION_SINK_ADDR", 8090)?,
+            web: Listen::from_env("WEB_ADDR", 8091)?,
+            gateway: Listen::from_env("GATEWAY_ADDR", 8000)?,
+            gateway_tls: Listen::from_env("GATEWAY_TLS_ADDR", 8443)?,
+            gateway_stats: Listen::from_env("GATEWAY_STATS_ADDR", 8404)?,
         })
+    }
+
+    /// The listeners of a further replica of the replicated services: the same interfaces, on
+    /// ports the operating system picks when they are claimed.
+    pub fn further_replica(&self) -> Self {
+        let free = |listen: Listen| Listen {
+            address: std::net::SocketAddr::new(listen.address.ip(), 0),
+            ..listen
+        };
+        Self {
+            application_grpc: free(self.application_grpc),
+            application_http: free(self.application_http),
+            process_grpc: free(self.process_grpc),
+            process_http: free(self.process_http),
+            report_http: free(self.report_http),
+            ..*self
+        }
     }
 
     /// Checks that every address `services` listen on is free, and replaces port 0 with a free
     /// port. All are bound at once, so no two get the same port.
-    pub fn claim(mut self, services: &[ServiceKind]) -> anyhow::Result<Self> {
+    pub fn claim(self, services: &[ServiceKind]) -> anyhow::Result<Self> {
         let mut held = Vec::new();
+        self.claim_holding(services, &mut held)
+    }
+
+    /// [`Listeners::claim`] for `replicas` replicas of the replicated services: the first on
+    /// these addresses (with every other service chosen), each further one on free ports. All
+    /// are bound at once, so no two get the same port.
+    pub fn claim_replicas(
+        self,
+        services: &[ServiceKind],
+        replicas: usize,
+    ) -> anyhow::Result<Vec<Self>> {
+        let mut held = Vec::new();
+        let first = self.claim_holding(services, &mut held)?;
+        let replicated: Vec<ServiceKind> = services
+            .iter()
+            .copied()
+            .filter(|kind| kind.is_replicated())
+            .collect();
+        let mut all = vec![first];
+        for _ in 1..replicas {
+            all.push(
+                first
+                    .further_replica()
+                    .claim_holding(&replicated, &mut held)?,
+            );
+        }
+        Ok(all)
+    }
+
+    fn claim_holding(
+        mut self,
+        services: &[ServiceKind],
+        held: &mut Vec<TcpListener>,
+    ) -> anyhow::Result<Self> {
         for listen in self.of_mut(services) {
             let listener = TcpListener::bind(listen.address).map_err(|error| {
                 let reason = if error.kind() == std::io::ErrorKind::AddrInUse {
@@ -72,7 +134,6 @@ impl Listeners {
                 .with_context(|| format!("{} has no local address", listen.variable))?;
             held.push(listener);
         }
-        drop(held);
         Ok(self)
     }
 
@@ -91,6 +152,14 @@ impl Listeners {
         }
         if services.contains(&ServiceKind::Sink) {
             listens.push(&mut self.sink);
+        }
+        if services.contains(&ServiceKind::Web) {
+            listens.push(&mut self.web);
+        }
+        if services.contains(&ServiceKind::Gateway) {
+            listens.push(&mut self.gateway);
+            listens.push(&mut self.gateway_tls);
+            listens.push(&mut self.gateway_stats);
         }
         listens
     }
@@ -116,6 +185,10 @@ mod tests {
             process_http: listen("PROCESS_HTTP_ADDR"),
             report_http: listen("REPORT_HTTP_ADDR"),
             sink: listen("NOTIFICATION_SINK_ADDR"),
+            web: listen("WEB_ADDR"),
+            gateway: listen("GATEWAY_ADDR"),
+            gateway_tls: listen("GATEWAY_TLS_ADDR"),
+            gateway_stats: listen("GATEWAY_STATS_ADDR"),
         }
     }
 
@@ -137,6 +210,36 @@ mod tests {
             claimed.process_grpc.address.port(),
             0,
             "not needed, untouched"
+        );
+    }
+
+    #[test]
+    fn further_replicas_get_ports_of_their_own_and_share_the_rest() {
+        let mut first = all_on(0);
+        first.sink.address = loopback(1);
+        let replicas = first
+            .claim_replicas(&[ServiceKind::Application, ServiceKind::Reports], 3)
+            .expect("free ports");
+        assert_eq!(replicas.len(), 3);
+        let mut ports: Vec<u16> = replicas
+            .iter()
+            .flat_map(|replica| {
+                [
+                    replica.application_grpc.address.port(),
+                    replica.application_http.address.port(),
+                    replica.report_http.address.port(),
+                ]
+            })
+            .collect();
+        assert!(ports.iter().all(|port| *port != 0), "{ports:?}");
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 9, "every replica's ports are distinct");
+        assert!(
+            replicas
+                .iter()
+                .all(|replica| replica.sink.address.port() == 1),
+            "the sink is not replicated"
         );
     }
 

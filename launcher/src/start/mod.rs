@@ -22,12 +22,15 @@ use zayavki_common::{
 use zayavki_identity::{IdentityConfig, TokenMinter};
 
 pub use listeners::{Listen, Listeners};
-pub use plan::{Plan, Programs, SINK_SUBCOMMAND, SharedConfig};
+pub use plan::{
+    GATEWAY_PROXIES, GatewayFiles, Plan, Programs, SINK_SUBCOMMAND, SharedConfig, WEB_SUBCOMMAND,
+};
 pub use services::{ServiceKind, selected_services};
 pub use settings::StartSettings;
 
 use crate::{
     addresses::Addresses,
+    gateway,
     instance::{self, Claim, InstanceLock, RunState, StateFile},
     quickstart::Quickstart,
     supervisor::Supervisor,
@@ -36,7 +39,7 @@ use crate::{
 /// The line that ends the start-up output once every service is ready.
 pub const READY_LINE: &str = "zayavki is ready";
 
-pub async fn run() -> anyhow::Result<ExitCode> {
+pub async fn run(replicas: Option<usize>) -> anyhow::Result<ExitCode> {
     let stop = shutdown::token_cancelled_on_signal();
     stop_on_hangup(stop.clone())?;
     let state_dir = instance::state_dir();
@@ -47,9 +50,20 @@ pub async fn run() -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let settings = StartSettings::from_env()?;
+    let settings = StartSettings::from_env(replicas)?;
     settings.programs.ensure_present(&settings.services)?;
-    let listeners = settings.listeners.claim(&settings.services)?;
+    let replicas = settings
+        .listeners
+        .claim_replicas(&settings.services, settings.replicas)?;
+    let gateway = if settings.services.contains(&ServiceKind::Gateway) {
+        Some(GatewayFiles {
+            config: state_dir.join("haproxy.cfg"),
+            certificate: gateway::certificate(settings.tls_certificate.clone(), &state_dir)?,
+            edge_limit: settings.edge_limit,
+        })
+    } else {
+        None
+    };
     let (identity, generated_key) = IdentityConfig::from_env()?.or_development_key()?;
     let minter = generated_key
         .as_ref()
@@ -64,14 +78,20 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     }
     let plan = Plan::new(
         &settings.services,
-        &listeners,
+        &replicas,
         &settings.programs,
         &SharedConfig {
             jwt_secret: generated_key.map(|key| key.expose_secret().to_owned()),
             plain_output: settings.plain_output,
+            gateway: gateway.clone(),
+            search_index_dir: settings.search_index_dir.clone(),
         },
         settings.rabbitmq_ui.clone(),
     );
+    if let (Some(gateway_plan), Some(files)) = (&plan.gateway, &gateway) {
+        gateway::write_checked_config(gateway_plan, &settings.programs.haproxy, &files.config)
+            .await?;
+    }
     let state = RunState::new(
         plan.addresses.clone(),
         plan.children.iter().map(|child| child.name.clone()),

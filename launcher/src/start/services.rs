@@ -9,11 +9,22 @@ pub enum ServiceKind {
     Reports,
     /// The development notification sink (`zayavki notification-sink`).
     Sink,
+    /// The web app's static file server (`zayavki web-server`).
+    Web,
+    /// The API gateway: HAProxy in front of every replica.
+    Gateway,
 }
 
 impl ServiceKind {
     /// Every service, in the order they are started and listed.
-    pub const ALL: [Self; 4] = [Self::Application, Self::Process, Self::Reports, Self::Sink];
+    pub const ALL: [Self; 6] = [
+        Self::Application,
+        Self::Process,
+        Self::Reports,
+        Self::Sink,
+        Self::Web,
+        Self::Gateway,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -21,15 +32,14 @@ impl ServiceKind {
             Self::Process => "business-process",
             Self::Reports => "report-service",
             Self::Sink => "notification-sink",
+            Self::Web => "web-server",
+            Self::Gateway => "gateway",
         }
     }
 
-    /// The binary beside `zayavki`; the sink is `zayavki` itself.
-    pub fn binary(self) -> Option<&'static str> {
-        match self {
-            Self::Sink => None,
-            other => Some(other.name()),
-        }
+    /// Whether the start command can run several replicas of it behind the gateway.
+    pub fn is_replicated(self) -> bool {
+        matches!(self, Self::Application | Self::Process | Self::Reports)
     }
 
     fn parse(raw: &str) -> Option<Self> {
@@ -39,6 +49,8 @@ impl ServiceKind {
                 Self::Process => "process",
                 Self::Reports => "reports",
                 Self::Sink => "sink",
+                Self::Web => "web",
+                Self::Gateway => "gateway",
             };
             raw.eq_ignore_ascii_case(short) || raw.eq_ignore_ascii_case(kind.name())
         })
@@ -52,7 +64,7 @@ impl fmt::Display for ServiceKind {
 }
 
 /// `ZAYAVKI_SERVICES`: a comma-separated selection (`application`, `process`, `reports`, `sink`,
-/// or the full names); every service when unset.
+/// `web`, `gateway`, or the full names); every service when unset.
 pub fn selected_services(raw: Option<&str>) -> anyhow::Result<Vec<ServiceKind>> {
     let Some(raw) = raw else {
         return Ok(ServiceKind::ALL.to_vec());
@@ -66,7 +78,7 @@ pub fn selected_services(raw: Option<&str>) -> anyhow::Result<Vec<ServiceKind>> 
         let kind = ServiceKind::parse(part).ok_or_else(|| {
             anyhow::anyhow!(
                 "ZAYAVKI_SERVICES names {part:?}, which is not a service; use application, process, \
-                 reports and sink"
+                 reports, sink, web and gateway"
             )
         })?;
         chosen.push(kind);
@@ -100,8 +112,8 @@ mod tests {
 
     #[test]
     fn an_unknown_or_empty_selection_is_refused_by_name() {
-        let error = selected_services(Some("application,gateway")).expect_err("unknown");
-        assert!(error.to_string().contains("\"gateway\""), "{error}");
+        let error = selected_services(Some("application,proxy")).expect_err("unknown");
+        assert!(error.to_string().contains("\"proxy\""), "{error}");
         assert!(selected_services(Some(" , ")).is_err());
     }
 }

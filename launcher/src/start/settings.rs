@@ -1,6 +1,6 @@
 //! The start command's own settings, from the environment.
 
-use std::{io::IsTerminal, time::Duration};
+use std::{io::IsTerminal, path::PathBuf, time::Duration};
 
 use zayavki_common::{
     amqp::{AmqpSettings, DEFAULT_AMQP_URL},
@@ -14,12 +14,15 @@ use super::{
 };
 use crate::{
     addresses::RabbitMqUi,
+    gateway::DEFAULT_EDGE_LIMIT,
     supervisor::{RestartPolicy, SupervisorSettings},
 };
 
 /// Beyond the services' own `SHUTDOWN_GRACE_SECONDS`, before a child that has not exited is
 /// killed.
 const STOP_MARGIN: Duration = Duration::from_secs(5);
+/// More replicas than this on one machine is a typing error.
+const MAX_REPLICAS: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct StartSettings {
@@ -36,16 +39,33 @@ pub struct StartSettings {
     pub supervisor: SupervisorSettings,
     /// Children write plain lines when the start command's output is no terminal.
     pub plain_output: bool,
+    /// `--replicas`, else `ZAYAVKI_REPLICAS` (default 1): replicas of each replicated service.
+    pub replicas: usize,
+    /// `GATEWAY_EDGE_LIMIT`: requests per client address per 10 s (default 2000; 0: none).
+    pub edge_limit: Option<u32>,
+    /// `GATEWAY_TLS_CERT`: the gateway's PEM certificate and key; a development one otherwise.
+    pub tls_certificate: Option<PathBuf>,
+    /// application-service's `SEARCH_INDEX_DIR` (default `data/search-index`).
+    pub search_index_dir: PathBuf,
 }
 
 impl StartSettings {
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_env(replicas: Option<usize>) -> anyhow::Result<Self> {
         let mut services = selected_services(env_optional("ZAYAVKI_SERVICES").as_deref())?;
         if env_optional("NOTIFIER_URL").is_some() {
             services.retain(|kind| *kind != ServiceKind::Sink);
         }
         let amqp_url = env_or("AMQP_URL", DEFAULT_AMQP_URL);
         let shutdown_grace = Duration::from_secs(env_parse("SHUTDOWN_GRACE_SECONDS", 10)?);
+        let replicas = match replicas {
+            Some(replicas) => replicas,
+            None => env_parse("ZAYAVKI_REPLICAS", 1)?,
+        };
+        anyhow::ensure!(
+            (1..=MAX_REPLICAS).contains(&replicas),
+            "replicas must be between 1 and {MAX_REPLICAS}, not {replicas}"
+        );
+        let edge_limit: u32 = env_parse("GATEWAY_EDGE_LIMIT", DEFAULT_EDGE_LIMIT)?;
         Ok(Self {
             services,
             listeners: Listeners::from_env()?,
@@ -61,6 +81,10 @@ impl StartSettings {
                 )?),
             },
             plain_output: !std::io::stdout().is_terminal(),
+            replicas,
+            edge_limit: (edge_limit > 0).then_some(edge_limit),
+            tls_certificate: env_optional("GATEWAY_TLS_CERT").map(PathBuf::from),
+            search_index_dir: PathBuf::from(env_or("SEARCH_INDEX_DIR", "data/search-index")),
         })
     }
 }

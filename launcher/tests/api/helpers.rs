@@ -37,7 +37,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 const SERVICE_BINARIES: [&str; 3] = ["application-service", "business-process", "report-service"];
 
 /// Variables a developer's shell may hold that would change what the tests start.
-const INHERITED_SETTINGS: [&str; 12] = [
+const INHERITED_SETTINGS: [&str; 17] = [
     "JWT_SECRET",
     "JWT_PUBLIC_KEY_FILE",
     "JWT_JWKS_FILE",
@@ -50,6 +50,11 @@ const INHERITED_SETTINGS: [&str; 12] = [
     "NOTIFIER_URL",
     "RABBITMQ_MANAGEMENT_URL",
     "LOG_FORMAT",
+    "ZAYAVKI_REPLICAS",
+    "GATEWAY_EDGE_LIMIT",
+    "GATEWAY_TLS_CERT",
+    "TRUSTED_PROXIES",
+    "WEB_DIR",
 ];
 
 /// The `zayavki` binary under test.
@@ -126,6 +131,11 @@ pub async fn start_system_reaching_broker(
         ("PROCESS_HTTP_ADDR", "127.0.0.1:0".to_owned()),
         ("REPORT_HTTP_ADDR", "127.0.0.1:0".to_owned()),
         ("NOTIFICATION_SINK_ADDR", "127.0.0.1:0".to_owned()),
+        ("WEB_ADDR", "127.0.0.1:0".to_owned()),
+        ("WEB_DIR", file("web")),
+        ("GATEWAY_ADDR", "127.0.0.1:0".to_owned()),
+        ("GATEWAY_TLS_ADDR", "127.0.0.1:0".to_owned()),
+        ("GATEWAY_STATS_ADDR", "127.0.0.1:0".to_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))

@@ -4,6 +4,7 @@ mod companion;
 mod compose;
 mod drills;
 mod end_to_end;
+mod gateway;
 mod grpcurl;
 mod helpers;
 mod quickstart;

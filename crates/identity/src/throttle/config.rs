@@ -1,7 +1,10 @@
 //! How much each caller may spend: one limit for people (and anonymous addresses), a higher one
 //! for other services, whose traffic carries many people's work.
 
-use zayavki_common::config::{Variables, env_flag, env_parse};
+use std::net::IpAddr;
+
+use anyhow::Context;
+use zayavki_common::config::{Variables, env_flag, env_optional, env_parse};
 
 use super::ThrottleClock;
 
@@ -32,6 +35,9 @@ pub struct ThrottleConfig {
     pub service_burst: u32,
     /// `RATE_LIMIT_ENABLED`, default true; covers both limits.
     pub enabled: bool,
+    /// `TRUSTED_PROXIES`: comma-separated addresses of the proxies (the gateway) whose
+    /// `X-Forwarded-For` names an anonymous caller; none by default.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Where the buckets read the time: the system clock, or a manual one in tests.
     pub clock: ThrottleClock,
 }
@@ -44,6 +50,7 @@ impl Default for ThrottleConfig {
             service_per_second: DEFAULT_SERVICE_PER_SECOND,
             service_burst: DEFAULT_SERVICE_BURST,
             enabled: true,
+            trusted_proxies: Vec::new(),
             clock: ThrottleClock::System,
         }
     }
@@ -57,6 +64,7 @@ impl ThrottleConfig {
         "SERVICE_RATE_LIMIT_PER_SECOND",
         "SERVICE_RATE_LIMIT_BURST",
         "RATE_LIMIT_ENABLED",
+        "TRUSTED_PROXIES",
     ];
 
     pub fn variables() -> Variables {
@@ -74,6 +82,7 @@ impl ThrottleConfig {
             )?,
             service_burst: env_parse("SERVICE_RATE_LIMIT_BURST", defaults.service_burst)?,
             enabled: env_flag("RATE_LIMIT_ENABLED", defaults.enabled)?,
+            trusted_proxies: trusted_proxies(env_optional("TRUSTED_PROXIES").as_deref())?,
             clock: defaults.clock,
         })
     }
@@ -87,6 +96,18 @@ impl ThrottleConfig {
     }
 }
 
+fn trusted_proxies(raw: Option<&str>) -> anyhow::Result<Vec<IpAddr>> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse()
+                .with_context(|| format!("TRUSTED_PROXIES: {part:?} is not an IP address"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use zayavki_common::config::read_recorded;
@@ -96,7 +117,11 @@ mod tests {
     #[test]
     fn from_env_reads_exactly_the_declared_variables() {
         let (config, asked) = read_recorded(
-            &[("RATE_LIMIT_BURST", "5"), ("RATE_LIMIT_ENABLED", "off")],
+            &[
+                ("RATE_LIMIT_BURST", "5"),
+                ("RATE_LIMIT_ENABLED", "off"),
+                ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ],
             ThrottleConfig::from_env,
         );
 
@@ -104,11 +129,25 @@ mod tests {
         assert_eq!(config.burst, 5);
         assert!(!config.enabled);
         assert_eq!(
+            config.trusted_proxies,
+            [
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1])
+            ]
+        );
+        assert_eq!(
             asked,
             ThrottleConfig::variables()
                 .names()
                 .map(str::to_owned)
                 .collect()
         );
+    }
+
+    #[test]
+    fn a_proxy_that_is_no_address_is_refused_by_name() {
+        let error = trusted_proxies(Some("127.0.0.1,gateway")).expect_err("not an address");
+        assert!(error.to_string().contains("\"gateway\""), "{error}");
+        assert!(trusted_proxies(None).expect("none").is_empty());
     }
 }

@@ -9,6 +9,7 @@ mod throttled;
 
 use std::{
     fmt,
+    net::IpAddr,
     num::NonZeroU32,
     sync::{
         Arc,
@@ -35,6 +36,8 @@ const HOUSEKEEPING_EVERY: u64 = 8192;
 #[derive(Clone)]
 pub struct Throttle {
     inner: Option<Arc<Inner>>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Arc<[IpAddr]>,
 }
 
 struct Inner {
@@ -83,6 +86,7 @@ impl Throttle {
         if !config.enabled {
             return Ok(Self::disabled());
         }
+        let trusted_proxies = config.trusted_proxies.clone().into();
         let people = Buckets::new(
             config.per_second,
             config.burst,
@@ -101,12 +105,22 @@ impl Throttle {
                 services,
                 checks: AtomicU64::new(0),
             })),
+            trusted_proxies,
         })
     }
 
     /// Allows everything.
     pub fn disabled() -> Self {
-        Self { inner: None }
+        Self {
+            inner: None,
+            trusted_proxies: Arc::from([]),
+        }
+    }
+
+    /// Whose bucket a request with these extensions and headers is charged to (see
+    /// [`ThrottleKey::from_request`]).
+    pub fn key(&self, extensions: &http::Extensions, headers: &http::HeaderMap) -> ThrottleKey {
+        ThrottleKey::from_request(extensions, headers, &self.trusted_proxies)
     }
 
     pub fn is_enabled(&self) -> bool {

@@ -1,0 +1,225 @@
+//! The gateway's HAProxy configuration, rendered from `gateway/haproxy.cfg.template` with the
+//! addresses of every replica of each service.
+
+use std::{fmt::Write as _, net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, bail};
+
+/// The template, as kept in `gateway/`.
+pub const TEMPLATE: &str = include_str!("../../../gateway/haproxy.cfg.template");
+/// Requests per client address per 10 s before the edge throttles: 200 a second, twice the
+/// services' own per-person refill (`RATE_LIMIT_PER_SECOND`, 100), so a person meets the
+/// service's limit first and the edge only stops an address flooding on behalf of many.
+pub const DEFAULT_EDGE_LIMIT: u32 = 2000;
+
+/// One replica: where its traffic goes, and the HTTP port answering `GET /readyz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replica {
+    pub traffic: SocketAddr,
+    pub health: SocketAddr,
+}
+
+impl Replica {
+    /// A replica whose traffic and health checks share one HTTP port.
+    pub fn direct(address: SocketAddr) -> Self {
+        Self {
+            traffic: address,
+            health: address,
+        }
+    }
+}
+
+/// Everything the template needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayPlan {
+    pub listen: SocketAddr,
+    pub tls: SocketAddr,
+    /// PEM: the certificate chain and its private key.
+    pub certificate: PathBuf,
+    pub stats: SocketAddr,
+    /// Requests per client address per 10 s; `None`: no edge throttling.
+    pub edge_limit: Option<u32>,
+    pub application_http: Vec<Replica>,
+    pub application_grpc: Vec<Replica>,
+    pub process_grpc: Vec<Replica>,
+    pub reports: Vec<Replica>,
+    /// The web app's static file server.
+    pub web: Vec<Replica>,
+}
+
+impl GatewayPlan {
+    /// The HAProxy configuration.
+    pub fn render(&self) -> anyhow::Result<String> {
+        let mut config = String::with_capacity(TEMPLATE.len() * 2);
+        for line in TEMPLATE.lines() {
+            let trimmed = line.trim_start();
+            // Comments keep their words, placeholders included.
+            if trimmed.starts_with('#') {
+                config.push_str(line);
+                config.push('\n');
+                continue;
+            }
+            if let Some(directive) = trimmed
+                .strip_prefix("{{servers ")
+                .and_then(|rest| rest.strip_suffix("}}"))
+            {
+                let indent = &line[..line.len() - trimmed.len()];
+                self.render_servers(&mut config, indent, directive)
+                    .with_context(|| format!("in template line {line:?}"))?;
+                continue;
+            }
+            // No limit: a rate no counter reaches.
+            let edge_limit = self.edge_limit.unwrap_or(u32::MAX);
+            let line = line
+                .replace("{{listen}}", &self.listen.to_string())
+                .replace("{{tls}}", &self.tls.to_string())
+                .replace("{{certificate}}", &self.certificate.display().to_string())
+                .replace("{{stats}}", &self.stats.to_string())
+                .replace("{{edge_limit}}", &edge_limit.to_string());
+            if line.contains("{{") {
+                bail!("unknown placeholder in template line {line:?}");
+            }
+            config.push_str(&line);
+            config.push('\n');
+        }
+        Ok(config)
+    }
+
+    fn group(&self, name: &str) -> anyhow::Result<&[Replica]> {
+        Ok(match name {
+            "application-http" => &self.application_http,
+            "application-grpc" => &self.application_grpc,
+            "process-grpc" => &self.process_grpc,
+            "reports" => &self.reports,
+            "web" => &self.web,
+            other => bail!("unknown server group {other:?}"),
+        })
+    }
+
+    /// `GROUP [h2] check` or `GROUP [h2] track BACKEND`: one server line per replica.
+    fn render_servers(
+        &self,
+        out: &mut String,
+        indent: &str,
+        directive: &str,
+    ) -> anyhow::Result<()> {
+        let mut words = directive.split_whitespace();
+        let group = words.next().context("a server group")?;
+        let replicas = self.group(group)?;
+        let mut h2 = false;
+        let mut health = None;
+        while let Some(word) = words.next() {
+            match word {
+                "h2" => h2 = true,
+                "check" => health = Some(Health::Check),
+                "track" => {
+                    health = Some(Health::Track(words.next().context("a backend to track")?))
+                }
+                other => bail!("unknown server option {other:?}"),
+            }
+        }
+        let health = health.context("`check` or `track BACKEND`")?;
+        for (index, replica) in replicas.iter().enumerate() {
+            let name = format!("{group}-{}", index + 1);
+            write!(out, "{indent}server {name} {}", replica.traffic)?;
+            if h2 {
+                out.push_str(" proto h2");
+            }
+            match health {
+                Health::Check => {
+                    out.push_str(" check");
+                    if replica.health != replica.traffic {
+                        write!(
+                            out,
+                            " addr {} port {} check-proto h1",
+                            replica.health.ip(),
+                            replica.health.port()
+                        )?;
+                    }
+                }
+                Health::Track(backend) => write!(out, " track {backend}/{name}")?,
+            }
+            out.push('\n');
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Health<'a> {
+    Check,
+    Track(&'a str),
+}
+
+#[cfg(test)]
+impl Replica {
+    /// A replica on loopback.
+    pub fn on_loopback(traffic: u16, health: u16) -> Self {
+        Self {
+            traffic: SocketAddr::from(([127, 0, 0, 1], traffic)),
+            health: SocketAddr::from(([127, 0, 0, 1], health)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(traffic: u16, health: u16) -> Replica {
+        Replica::on_loopback(traffic, health)
+    }
+
+    fn plan() -> GatewayPlan {
+        GatewayPlan {
+            listen: "127.0.0.1:8000".parse().expect("an address"),
+            tls: "127.0.0.1:8443".parse().expect("an address"),
+            certificate: PathBuf::from("/run/zayavki/gateway.pem"),
+            stats: "127.0.0.1:8404".parse().expect("an address"),
+            edge_limit: Some(7),
+            application_http: vec![replica(8080, 8080), replica(9080, 9080)],
+            application_grpc: vec![replica(50051, 8080), replica(51051, 9080)],
+            process_grpc: vec![replica(50052, 8081)],
+            reports: vec![replica(8082, 8082)],
+            web: vec![replica(8091, 8091)],
+        }
+    }
+
+    #[test]
+    fn every_placeholder_is_replaced() {
+        let config = plan().render().expect("rendered");
+        assert!(
+            config
+                .lines()
+                .filter(|line| !line.trim_start().starts_with('#'))
+                .all(|line| !line.contains("{{")),
+            "{config}"
+        );
+        assert!(config.contains("bind 127.0.0.1:8000\n"));
+        assert!(config.contains("bind 127.0.0.1:8404\n"));
+        assert!(config.contains("gt 7\n"));
+    }
+
+    #[test]
+    fn grpc_servers_speak_h2_and_are_checked_on_the_http_port() {
+        let config = plan().render().expect("rendered");
+        assert!(config.contains(
+            "server application-grpc-2 127.0.0.1:51051 proto h2 check addr 127.0.0.1 port 9080 check-proto h1\n"
+        ));
+        assert!(config.contains(
+            "server application-grpc-2 127.0.0.1:51051 track grpc_application/application-grpc-2\n"
+        ));
+        assert!(config.contains("server reports-1 127.0.0.1:8082 check\n"));
+    }
+
+    #[test]
+    fn a_service_without_replicas_has_no_servers() {
+        let config = GatewayPlan {
+            process_grpc: Vec::new(),
+            ..plan()
+        }
+        .render()
+        .expect("as expected");
+        assert!(!config.contains("server process-grpc"));
+    }
+}
