@@ -31,6 +31,9 @@ pub enum Command {
     /// Run the development notification sink (NOTIFICATION_SINK_ADDR); `start` runs it when
     /// NOTIFIER_URL is unset.
     NotificationSink,
+    /// Run HAProxy as the gateway, its replicas from the environment (GATEWAY_APPLICATION_HTTP
+    /// and the like, as compose.yaml sets them); `start` configures it by itself.
+    Gateway,
     /// Serve the web app's built files under /app/ (WEB_ADDR, WEB_DIR); `start` runs it.
     WebServer,
     /// Rebuild the search index from PostgreSQL (stop the services first: one writer per index).

@@ -21,6 +21,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             telemetry::init(telemetry::DEFAULT_FILTER);
             zayavki::start::run(replicas).await
         }
+        Command::Gateway => {
+            telemetry::init(telemetry::DEFAULT_FILTER);
+            zayavki::gateway::standalone::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::WebServer => {
             telemetry::init(telemetry::DEFAULT_FILTER);
             let address = env_parse("WEB_ADDR", web_server::DEFAULT_ADDRESS)?;

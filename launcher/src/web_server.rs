@@ -18,7 +18,7 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tower_http::services::{ServeDir, ServeFile};
-use zayavki_common::shutdown::CancellationToken;
+use zayavki_common::{config::Variables, shutdown::CancellationToken, telemetry};
 
 /// Where it listens unless `WEB_ADDR` says otherwise.
 pub const DEFAULT_ADDRESS: SocketAddr =
@@ -27,6 +27,11 @@ pub const DEFAULT_ADDRESS: SocketAddr =
 pub const DEFAULT_DIR: &str = "web/dist";
 /// The prefix the app is built for (Vite's `base`).
 pub const PREFIX: &str = "/app";
+
+/// What `zayavki web-server` reads.
+pub fn variables() -> Variables {
+    Variables::optional(&["WEB_ADDR", "WEB_DIR"]).and(telemetry::variables())
+}
 
 pub struct WebServer {
     listener: TcpListener,

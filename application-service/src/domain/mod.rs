@@ -3,6 +3,7 @@
 
 pub mod application;
 pub mod caller;
+pub mod day_stats;
 pub mod error;
 pub mod item;
 pub mod list_filter;
@@ -15,6 +16,7 @@ pub use zayavki_common::validation;
 
 pub use application::Application;
 pub use caller::Caller;
+pub use day_stats::{AmountSum, DayStats, StatsPeriod};
 pub use error::ApplicationError;
 pub use item::Item;
 pub use list_filter::{AppliedRange, ListFilter, PageSize};

@@ -1,5 +1,6 @@
-//! `/applications…`: file, batch-file, cancel, read, list and search. Each handler translates
-//! JSON to domain input, calls the one use case, and translates the result back.
+//! `/applications…`: file, batch-file, cancel, read, list, search and count per day. Each
+//! handler translates JSON to domain input, calls the one use case, and translates the result
+//! back.
 
 use axum::{
     Json, Router,
@@ -15,23 +16,24 @@ use super::{
     HttpState,
     dto::{
         self, ApplicationBody, ApplicationListBody, BatchCreateBody, BatchCreatedBody, CancelBody,
-        NewApplicationBody, SearchResultsBody,
+        DayStatsBody, NewApplicationBody, SearchResultsBody,
     },
     extract::{ApplicationId, RestCaller, idempotency_key},
     json::{JsonBody, OptionalJsonBody},
     problem_mapping::batch_problem,
-    query::{ListParams, SearchParams},
+    query::{ListParams, SearchParams, StatsParams},
 };
 use crate::domain::{ApplicationError, NewApplicationInput};
 
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// The operations of the document under `/applications`, as (method, path) pairs.
-pub const OPERATIONS: [(&str, &str); 6] = [
+pub const OPERATIONS: [(&str, &str); 7] = [
     ("POST", "/applications"),
     ("GET", "/applications"),
     ("POST", "/applications/batch"),
     ("GET", "/applications/search"),
+    ("GET", "/applications/stats"),
     ("GET", "/applications/{id}"),
     ("POST", "/applications/{id}/cancel"),
 ];
@@ -41,6 +43,8 @@ pub fn routes() -> Router<HttpState> {
         .route("/applications", post(create).get(list))
         .route("/applications/batch", post(batch_create))
         .route("/applications/search", get(search))
+        // A literal segment: matched before `/applications/{id}` whatever the order here.
+        .route("/applications/stats", get(stats))
         .route("/applications/{id}", get(read))
         .route("/applications/{id}/cancel", post(cancel))
 }
@@ -156,4 +160,14 @@ async fn search(
 ) -> Result<Json<SearchResultsBody>, ApplicationError> {
     let page = state.applications.search(&caller.caller, query).await?;
     Ok(Json(page.into()))
+}
+
+#[tracing::instrument(skip_all, fields(caller = %caller.caller.subject))]
+async fn stats(
+    State(state): State<HttpState>,
+    caller: RestCaller,
+    StatsParams(query): StatsParams,
+) -> Result<Json<Vec<DayStatsBody>>, ApplicationError> {
+    let stats = state.applications.day_stats(&caller.caller, query).await?;
+    Ok(Json(stats.into_iter().map(DayStatsBody::from).collect()))
 }

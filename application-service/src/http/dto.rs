@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, de};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Application, Item, NewApplicationInput, NewItemInput},
+    domain::{Application, DayStats, Item, NewApplicationInput, NewItemInput},
     service::{Page, SearchResult},
 };
 
@@ -209,6 +209,27 @@ impl From<Page<SearchResult>> for SearchResultsBody {
                 })
                 .collect(),
             next_page_token: page.next_page_token,
+        }
+    }
+}
+
+/// `ApplicationDayStats`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayStatsBody {
+    pub day: String,
+    pub status: &'static str,
+    pub count: u64,
+    pub total_amount: String,
+}
+
+impl From<DayStats> for DayStatsBody {
+    fn from(stats: DayStats) -> Self {
+        Self {
+            day: stats.day.format("%Y-%m-%d").to_string(),
+            status: stats.status.as_str(),
+            count: stats.count,
+            total_amount: stats.total_amount.to_string(),
         }
     }
 }

@@ -1,14 +1,16 @@
-//! Strict query strings for the list and search operations: only the documented parameters,
-//! each single-valued one at most once, `status` repeated or comma-separated. Every problem found
-//! is named in one answer; the domain then validates the values themselves (dates, page tokens).
+//! Strict query strings for the list, search and stats operations: only the documented
+//! parameters, each single-valued one at most once, `status` repeated or comma-separated. Every
+//! problem found is named in one answer; the domain then validates the values themselves (dates,
+//! page tokens).
 
 use axum::{extract::FromRequestParts, http::request::Parts};
+use chrono::Utc;
 use zayavki_common::problem::{FieldError, Problem};
 
 use super::problem_mapping;
 use crate::{
-    domain::{ApplicationStatus, AppliedRange, list_filter::MAX_PAGE_SIZE},
-    service::{ListQuery, SearchQuery},
+    domain::{ApplicationStatus, AppliedRange, StatsPeriod, list_filter::MAX_PAGE_SIZE},
+    service::{ListQuery, SearchQuery, StatsQuery},
 };
 
 const LIST_PARAMETERS: [&str; 5] = [
@@ -18,6 +20,8 @@ const LIST_PARAMETERS: [&str; 5] = [
     "pageSize",
     "pageToken",
 ];
+
+const STATS_PARAMETERS: [&str; 2] = ["appliedFrom", "appliedTo"];
 
 /// The query of `GET /applications`.
 #[derive(Debug)]
@@ -57,6 +61,35 @@ impl<S: Send + Sync> FromRequestParts<S> for SearchParams {
         reader
             .finish()
             .map(|()| Self(SearchQuery { text, filters }))
+    }
+}
+
+/// The query of `GET /applications/stats`.
+#[derive(Debug)]
+pub struct StatsParams(pub StatsQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for StatsParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let mut reader = Reader::new(parts.uri.query(), &STATS_PARAMETERS);
+        let applied_from = reader.single_exact("appliedFrom");
+        let applied_to = reader.single_exact("appliedTo");
+        // Checked here too, so a wrong period is named in the same answer as an unknown
+        // parameter; the use case checks it again.
+        if let Err(violations) =
+            StatsPeriod::parse(applied_from.as_deref(), applied_to.as_deref(), Utc::now())
+        {
+            reader
+                .errors
+                .extend(violations.iter().map(problem_mapping::field_error));
+        }
+        reader.finish().map(|()| {
+            Self(StatsQuery {
+                applied_from,
+                applied_to,
+            })
+        })
     }
 }
 

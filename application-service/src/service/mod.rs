@@ -6,6 +6,7 @@ mod export;
 mod lifecycle;
 mod query;
 mod search;
+mod stats;
 mod status_write;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use export::{Export, ExportOrder, ExportQuery};
 pub use lifecycle::Transition;
 pub use query::{ListQuery, Page};
 pub use search::{SearchQuery, SearchResult};
+pub use stats::StatsQuery;
 
 use zayavki_common::outbox;
 

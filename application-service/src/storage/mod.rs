@@ -4,6 +4,7 @@ pub mod application_rows;
 pub mod applications;
 pub mod binary_copy;
 pub mod coalesced_reads;
+pub mod day_stats;
 pub mod export;
 pub mod idempotency;
 

@@ -21,6 +21,7 @@ mod rest_create;
 mod rest_helpers;
 mod rest_read;
 mod rest_search;
+mod rest_stats;
 mod rest_surface;
 mod search;
 mod throttle_grpc;

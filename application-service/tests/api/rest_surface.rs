@@ -121,6 +121,7 @@ async fn every_application_operation_requires_a_bearer_token() {
         (Method::GET, "/applications".to_owned()),
         (Method::POST, "/applications/batch".to_owned()),
         (Method::GET, "/applications/search?q=x".to_owned()),
+        (Method::GET, "/applications/stats".to_owned()),
         (Method::GET, format!("/applications/{id}")),
         (Method::POST, format!("/applications/{id}/cancel")),
     ] {
@@ -156,6 +157,10 @@ async fn a_token_without_a_known_role_is_403() {
         .assert_problem(403, "permission-denied");
     nobody
         .get(&format!("/applications/{id}"))
+        .await
+        .assert_problem(403, "permission-denied");
+    nobody
+        .get("/applications/stats")
         .await
         .assert_problem(403, "permission-denied");
     nobody

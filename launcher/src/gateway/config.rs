@@ -12,18 +12,73 @@ pub const TEMPLATE: &str = include_str!("../../../gateway/haproxy.cfg.template")
 /// service's limit first and the edge only stops an address flooding on behalf of many.
 pub const DEFAULT_EDGE_LIMIT: u32 = 2000;
 
+/// Where a replica is reached: `host:port`, the host an IP address or a name HAProxy resolves
+/// when it starts (a compose service, say).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// `host:port` (`[v6]:port` for an IPv6 address).
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        if let Ok(address) = raw.parse::<SocketAddr>() {
+            return Ok(address.into());
+        }
+        let (host, port) = raw
+            .rsplit_once(':')
+            .with_context(|| format!("{raw:?} is not host:port"))?;
+        anyhow::ensure!(!host.is_empty(), "{raw:?} names no host");
+        let port = port
+            .parse()
+            .with_context(|| format!("{raw:?} has no valid port"))?;
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(address: SocketAddr) -> Self {
+        Self {
+            host: address.ip().to_string(),
+            port: address.port(),
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(formatter, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(formatter, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
 /// One replica: where its traffic goes, and the HTTP port answering `GET /readyz`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
-    pub traffic: SocketAddr,
-    pub health: SocketAddr,
+    pub traffic: Endpoint,
+    pub health: Endpoint,
 }
 
 impl Replica {
-    /// A replica whose traffic and health checks share one HTTP port.
-    pub fn direct(address: SocketAddr) -> Self {
+    pub fn new(traffic: impl Into<Endpoint>, health: impl Into<Endpoint>) -> Self {
         Self {
-            traffic: address,
+            traffic: traffic.into(),
+            health: health.into(),
+        }
+    }
+
+    /// A replica whose traffic and health checks share one HTTP port.
+    pub fn direct(address: impl Into<Endpoint>) -> Self {
+        let address = address.into();
+        Self {
+            traffic: address.clone(),
             health: address,
         }
     }
@@ -132,8 +187,7 @@ impl GatewayPlan {
                         write!(
                             out,
                             " addr {} port {} check-proto h1",
-                            replica.health.ip(),
-                            replica.health.port()
+                            replica.health.host, replica.health.port
                         )?;
                     }
                 }
@@ -155,10 +209,10 @@ enum Health<'a> {
 impl Replica {
     /// A replica on loopback.
     pub fn on_loopback(traffic: u16, health: u16) -> Self {
-        Self {
-            traffic: SocketAddr::from(([127, 0, 0, 1], traffic)),
-            health: SocketAddr::from(([127, 0, 0, 1], health)),
-        }
+        Self::new(
+            SocketAddr::from(([127, 0, 0, 1], traffic)),
+            SocketAddr::from(([127, 0, 0, 1], health)),
+        )
     }
 }
 
@@ -210,6 +264,20 @@ mod tests {
             "server application-grpc-2 127.0.0.1:51051 track grpc_application/application-grpc-2\n"
         ));
         assert!(config.contains("server reports-1 127.0.0.1:8082 check\n"));
+    }
+
+    #[test]
+    fn endpoints_are_addresses_or_host_names_with_a_port() {
+        let named = Endpoint::parse("application-service:8080").expect("a name");
+        assert_eq!(named.host, "application-service");
+        assert_eq!(named.to_string(), "application-service:8080");
+        assert_eq!(
+            Endpoint::parse("[::1]:8080").expect("v6").to_string(),
+            "[::1]:8080"
+        );
+        for wrong in ["application-service", ":8080", "host:port", "host:70000"] {
+            assert!(Endpoint::parse(wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]

@@ -5,12 +5,13 @@
 
 mod certificate;
 mod config;
+pub mod standalone;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 pub use certificate::write_development_certificate;
-pub use config::{DEFAULT_EDGE_LIMIT, GatewayPlan, Replica, TEMPLATE};
+pub use config::{DEFAULT_EDGE_LIMIT, Endpoint, GatewayPlan, Replica, TEMPLATE};
 
 /// Writes the configuration `plan` renders to `path` and has `haproxy` check it.
 pub async fn write_checked_config(

@@ -285,13 +285,17 @@ fn gateway_plan(
         application_http: group(ServiceKind::Application, |l| {
             Replica::direct(reachable(l.application_http.address))
         }),
-        application_grpc: group(ServiceKind::Application, |l| Replica {
-            traffic: reachable(l.application_grpc.address),
-            health: reachable(l.application_http.address),
+        application_grpc: group(ServiceKind::Application, |l| {
+            Replica::new(
+                reachable(l.application_grpc.address),
+                reachable(l.application_http.address),
+            )
         }),
-        process_grpc: group(ServiceKind::Process, |l| Replica {
-            traffic: reachable(l.process_grpc.address),
-            health: reachable(l.process_http.address),
+        process_grpc: group(ServiceKind::Process, |l| {
+            Replica::new(
+                reachable(l.process_grpc.address),
+                reachable(l.process_http.address),
+            )
         }),
         reports: group(ServiceKind::Reports, |l| {
             Replica::direct(reachable(l.report_http.address))
@@ -571,10 +575,10 @@ mod tests {
         assert_eq!(routes.application_grpc.len(), 2);
         assert_eq!(
             routes.process_grpc[1],
-            Replica {
-                traffic: "127.0.0.1:41052".parse().expect("an address"),
-                health: "127.0.0.1:41081".parse().expect("an address"),
-            }
+            Replica::new(
+                "127.0.0.1:41052".parse::<SocketAddr>().expect("an address"),
+                "127.0.0.1:41081".parse::<SocketAddr>().expect("an address"),
+            )
         );
         assert_eq!(routes.reports.len(), 2);
         assert_eq!(routes.web.len(), 1);

@@ -187,6 +187,8 @@ fn variables_of(command: &[String]) -> Option<Variables> {
         ["business-process"] => Some(business_process::config::variables()),
         ["report-service"] => Some(report_service::config::variables()),
         ["zayavki", "notification-sink"] => Some(business_process::notifier::sink_variables()),
+        ["zayavki", "gateway"] => Some(zayavki::gateway::standalone::variables()),
+        ["zayavki", "web-server"] => Some(zayavki::web_server::variables()),
         _ => None,
     }
 }
