@@ -126,6 +126,7 @@ impl GatewayPlan {
             // No limit: a rate no counter reaches.
             let edge_limit = self.edge_limit.unwrap_or(u32::MAX);
             let line = line
+                .replace("{{every_server_up}}", &self.every_server_up())
                 .replace("{{listen}}", &self.listen.to_string())
                 .replace("{{tls}}", &self.tls.to_string())
                 .replace("{{certificate}}", &self.certificate.display().to_string())
@@ -138,6 +139,30 @@ impl GatewayPlan {
             config.push('\n');
         }
         Ok(config)
+    }
+
+    /// `{ nbsrv(BACKEND) eq N }` for every backend whose servers are health-checked (the others
+    /// track them), from the template's own `{{servers GROUP … check}}` lines.
+    fn every_server_up(&self) -> String {
+        let mut backend = None;
+        let mut conditions = Vec::new();
+        for line in TEMPLATE.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix("backend ") {
+                backend = Some(name.trim());
+            }
+            let checked = line
+                .strip_prefix("{{servers ")
+                .and_then(|rest| rest.strip_suffix("}}"))
+                .filter(|directive| directive.ends_with(" check"));
+            if let (Some(name), Some(directive)) = (backend, checked) {
+                let group = directive.split_whitespace().next().unwrap_or_default();
+                let servers = self.group(group).map_or(0, <[Replica]>::len);
+                if servers > 0 {
+                    conditions.push(format!("{{ nbsrv({name}) eq {servers} }}"));
+                }
+            }
+        }
+        conditions.join(" ")
     }
 
     fn group(&self, name: &str) -> anyhow::Result<&[Replica]> {
@@ -278,6 +303,28 @@ mod tests {
         for wrong in ["application-service", ":8080", "host:port", "host:70000"] {
             assert!(Endpoint::parse(wrong).is_err(), "{wrong}");
         }
+    }
+
+    #[test]
+    fn ready_means_every_checked_backend_has_all_its_servers_up() {
+        let config = plan().render().expect("rendered");
+        let ready = config
+            .lines()
+            .find(|line| line.contains("string \"ready\""))
+            .expect("a ready answer");
+        for condition in [
+            "{ nbsrv(rest_application) eq 2 }",
+            "{ nbsrv(grpc_application) eq 2 }",
+            "{ nbsrv(grpc_process) eq 1 }",
+            "{ nbsrv(reports) eq 1 }",
+            "{ nbsrv(web) eq 1 }",
+        ] {
+            assert!(ready.contains(condition), "{condition} in {ready}");
+        }
+        assert!(
+            !ready.contains("rest_application_read"),
+            "tracking backends follow: {ready}"
+        );
     }
 
     #[test]

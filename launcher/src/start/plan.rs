@@ -209,7 +209,7 @@ impl Plan {
                         readyz(listeners.web.address)
                     }
                     ServiceKind::Gateway => format!(
-                        "http://{}/stats",
+                        "http://{}/ready",
                         reachable(listeners.gateway_stats.address)
                     ),
                 };
@@ -569,7 +569,7 @@ mod tests {
         let gateway = child(&plan, "gateway");
         assert_eq!(gateway.program, PathBuf::from("/usr/sbin/haproxy"));
         assert_eq!(gateway.args, ["-db", "-f", "/run/zayavki/haproxy.cfg"]);
-        assert_eq!(gateway.ready_url, "http://127.0.0.1:8404/stats");
+        assert_eq!(gateway.ready_url, "http://127.0.0.1:8404/ready");
 
         let routes = plan.gateway.expect("the gateway runs");
         assert_eq!(routes.application_grpc.len(), 2);
