@@ -303,6 +303,44 @@ async fn one_port_serves_rest_grpc_grpc_web_websocket_and_the_app_across_two_rep
     assert!(status.success(), "{status}");
 }
 
+/// One `GetApplication` as a gRPC client library makes it: a stream the gateway refused
+/// (HTTP/2 `REFUSED_STREAM`: it never reached a service) is sent again once, as gRPC's
+/// transparent retry does; every other error is the caller's.
+async fn get_over_grpc(
+    grpc: &mut ApplicationServiceClient<tonic::transport::Channel>,
+    id: &str,
+    token: &str,
+) -> Result<(), String> {
+    let mut refused = false;
+    loop {
+        let call = grpc.get_application(authorized(
+            pb::GetApplicationRequest { id: id.to_owned() },
+            token,
+        ));
+        match tokio::time::timeout(READ_TIMEOUT, call).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(status)) if !refused && was_refused(&status) => refused = true,
+            Ok(Err(status)) => return Err(format!("gRPC {status}")),
+            Err(_) => return Err("gRPC timed out".to_owned()),
+        }
+    }
+}
+
+/// Whether the HTTP/2 stream carrying the call was refused before any processing.
+fn was_refused(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error
+            .downcast_ref::<h2::Error>()
+            .is_some_and(|error| error.reason() == Some(h2::Reason::REFUSED_STREAM))
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_replica_killed_under_a_load_of_reads_costs_no_read_and_comes_back() {
     let system = start_system_with(&[
@@ -345,15 +383,7 @@ async fn a_replica_killed_under_a_load_of_reads_costs_no_read_and_comes_back() {
                             Err(_) => Some("REST timed out".to_owned()),
                         }
                     } else {
-                        let call = grpc.get_application(authorized(
-                            pb::GetApplicationRequest { id: id.clone() },
-                            &alice,
-                        ));
-                        match tokio::time::timeout(READ_TIMEOUT, call).await {
-                            Ok(Ok(_)) => None,
-                            Ok(Err(status)) => Some(format!("gRPC {status}")),
-                            Err(_) => Some("gRPC timed out".to_owned()),
-                        }
+                        get_over_grpc(&mut grpc, &id, &alice).await.err()
                     };
                     if let Some(failure) = failure {
                         failures.lock().expect("failures").push(failure);

@@ -119,7 +119,21 @@ async fn sigterm_stops_every_service_gracefully_and_exits_zero() {
         .iter()
         .map(|service| (service.name.clone(), service.pid.expect("running")))
         .collect();
-    assert_eq!(children.len(), 4, "{children:?}");
+    assert_eq!(
+        children
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "application-service",
+            "business-process",
+            "report-service",
+            "notification-sink",
+            "web-server",
+            "gateway"
+        ],
+        "{children:?}"
+    );
     let state_dir = system.state_dir.clone();
     let stdout = system.stdout.clone();
 

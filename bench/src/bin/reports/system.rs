@@ -39,7 +39,7 @@ pub struct System {
     pub child_environment: ChildEnvironment,
     instances: Vec<Running>,
     // Dropped last: the files, databases and the virtual host outlive the services using them.
-    pub files: tempfile::TempDir,
+    _files: tempfile::TempDir,
     _reports_database: TestDatabase,
     applications: Prepared,
     pub broker: TestBroker,
@@ -113,7 +113,7 @@ impl System {
             report_settings,
             loaded_rows: loaded.rows + u64::try_from(small_rows)?,
             instances: Vec::new(),
-            files,
+            _files: files,
             _reports_database: reports_database,
             applications,
             broker,
