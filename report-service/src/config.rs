@@ -118,7 +118,7 @@ impl Settings {
             database,
             http_address: env_parse("REPORT_HTTP_ADDR", loopback(8082))?,
             application_service_url: env_or("APPLICATION_SERVICE_URL", "http://127.0.0.1:50051"),
-            relay: RelaySettings::new(amqp.clone(), APP_ID),
+            relay: relay_settings(amqp.clone()),
             amqp,
             prefetch: env_parse("REPORT_PREFETCH", 2)?,
             max_attempts: env_parse("REPORT_MAX_ATTEMPTS", 5)?,
@@ -153,7 +153,7 @@ impl Settings {
         amqp: AmqpSettings,
         storage_dir: PathBuf,
     ) -> Self {
-        let mut relay = RelaySettings::new(amqp.clone(), APP_ID);
+        let mut relay = relay_settings(amqp.clone());
         relay.leader_retry = Duration::from_millis(100);
         relay.max_backoff = Duration::from_millis(500);
         let identity = IdentityConfig::development().0;
@@ -233,6 +233,14 @@ fn default_cors_origins() -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
+}
+
+/// The relay of report events: progress needs no listener (browsers read it from the event
+/// log), so it is published even while no queue is bound to `report.progress`.
+fn relay_settings(amqp: AmqpSettings) -> RelaySettings {
+    let mut relay = RelaySettings::new(amqp, APP_ID);
+    relay.optional_routing_keys = vec![crate::storage::report_events::PROGRESS.to_owned()];
+    relay
 }
 
 #[cfg(test)]

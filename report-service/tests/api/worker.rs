@@ -76,6 +76,11 @@ async fn a_job_whose_worker_dies_mid_build_is_delivered_again_and_built_once() {
     let pool = &system.reports_pool;
     assert_eq!(logged_events(pool, report_id, "report.completed").await, 1);
     assert_eq!(outbox_events(pool, report_id, "report.completed").await, 1);
+    // business-process hears the completion, past the progress events no queue is bound to.
+    let heard = next_message(&system.broker, "business-process.report-events").await;
+    assert_eq!(heard.routing_key.as_str(), "report.completed");
+    let body: serde_json::Value = serde_json::from_slice(&heard.data).expect("a JSON body");
+    assert_eq!(body["reportId"], report_id.to_string());
     let rows: i64 = sqlx::query_scalar("SELECT row_count FROM reports WHERE id = $1")
         .bind(report_id)
         .fetch_one(pool)

@@ -67,14 +67,24 @@ impl ReportServiceProcess {
         Ok(Self { child, pid })
     }
 
-    /// The child's peak resident set so far, from `/proc/<pid>/status`.
+    /// The child's peak resident set so far (`VmHWM`).
     pub fn peak_resident_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmHWM:")
+    }
+
+    /// The child's resident set now (`VmRSS`).
+    pub fn resident_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmRSS:")
+    }
+
+    /// A size in `/proc/<pid>/status`, given in kB there.
+    fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
             .context("cannot read the child's status")?;
         let kibibytes: u64 = status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .context("no VmHWM in the child's status")?
+            .find_map(|line| line.strip_prefix(field))
+            .with_context(|| format!("no {field} in the child's status"))?
             .trim()
             .trim_end_matches("kB")
             .trim()

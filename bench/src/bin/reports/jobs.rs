@@ -2,9 +2,13 @@
 //! (`report.completed`, `report.failed`) heard on a queue of the benchmark's own bound to
 //! `reports.events`, each stamped with the moment it arrived.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use lapin::{
     BasicProperties, Channel, Connection,
@@ -24,6 +28,8 @@ use zayavki_testkit::TestBroker;
 pub struct Outcome {
     pub completed: bool,
     pub at: Instant,
+    /// The same moment by the wall clock, to set beside report-service's own timestamps.
+    pub wall: DateTime<Utc>,
     pub reason: Option<String>,
 }
 
@@ -36,7 +42,7 @@ pub fn summary_job(report_id: Uuid, owner: &str, owner_role: &str, format: &str)
         "format": format,
         "owner": owner,
         "ownerRole": owner_role,
-        "requestedAt": chrono::Utc::now(),
+        "requestedAt": Utc::now(),
     }))
     .expect("a JSON value serializes")
 }
@@ -96,12 +102,20 @@ impl Publisher {
 pub struct Outcomes {
     received: mpsc::UnboundedReceiver<(Uuid, Outcome)>,
     heard: HashMap<Uuid, Outcome>,
+    /// Reports whose outcome has been asked for and handed out.
+    settled: HashSet<Uuid>,
+    /// Outcomes heard again for a report already heard of (the relay republishing).
+    duplicates: u64,
     listener: JoinHandle<()>,
     _connection: Connection,
 }
 
+/// The routing keys the benchmark's queue is bound to: the outcomes, as business-process binds
+/// them (progress is published without `mandatory` and dropped while nobody listens).
+const BOUND_KEYS: [&str; 2] = ["report.completed", "report.failed"];
+
 impl Outcomes {
-    /// Binds an exclusive queue to `reports.events` for `report.completed` and `report.failed`.
+    /// Binds an exclusive queue to `reports.events` ([`BOUND_KEYS`]); hears outcomes only.
     pub async fn listen(broker: &TestBroker) -> anyhow::Result<Self> {
         let (connection, channel) = broker.channel().await?;
         let queue = channel
@@ -115,7 +129,7 @@ impl Outcomes {
                 FieldTable::default(),
             )
             .await?;
-        for key in ["report.completed", "report.failed"] {
+        for key in BOUND_KEYS {
             channel
                 .queue_bind(
                     queue.name().clone(),
@@ -141,9 +155,13 @@ impl Outcomes {
         let listener = tokio::spawn(async move {
             while let Some(Ok(delivery)) = consumer.next().await {
                 let at = Instant::now();
+                let wall = Utc::now();
                 let Ok(body) = serde_json::from_slice::<serde_json::Value>(&delivery.data) else {
                     continue;
                 };
+                if body["type"] != "report.completed" && body["type"] != "report.failed" {
+                    continue;
+                }
                 let Some(report_id) = body["reportId"].as_str().and_then(|id| id.parse().ok())
                 else {
                     continue;
@@ -151,6 +169,7 @@ impl Outcomes {
                 let outcome = Outcome {
                     completed: body["type"] == "report.completed",
                     at,
+                    wall,
                     reason: body["reason"].as_str().map(str::to_owned),
                 };
                 if sender.send((report_id, outcome)).is_err() {
@@ -161,6 +180,8 @@ impl Outcomes {
         Ok(Self {
             received,
             heard: HashMap::new(),
+            settled: HashSet::new(),
+            duplicates: 0,
             listener,
             _connection: connection,
         })
@@ -171,26 +192,42 @@ impl Outcomes {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(outcome) = self.heard.remove(&report_id) {
+                self.settled.insert(report_id);
                 return Ok(outcome);
             }
             let (id, outcome) = tokio::time::timeout_at(deadline, self.received.recv())
                 .await
                 .with_context(|| format!("report {report_id} did not finish within {limit:?}"))?
                 .context("the reports.events listener stopped")?;
-            self.heard.insert(id, outcome);
+            if self.settled.contains(&id) || self.heard.contains_key(&id) {
+                // The first arrival is the one that counts.
+                self.duplicates += 1;
+            } else {
+                self.heard.insert(id, outcome);
+            }
         }
     }
 
-    /// Waits for every report of `report_ids` within `limit`; the moment the last one was heard.
+    /// Outcomes heard more than once for one report so far.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Waits for every report of `report_ids` within `limit`, failing as soon as none of them
+    /// is heard of for `stall`; the moment the last one was heard.
     pub async fn wait_for_all(
         &mut self,
         report_ids: &[Uuid],
         limit: Duration,
+        stall: Duration,
     ) -> anyhow::Result<Instant> {
         let deadline = Instant::now() + limit;
         let mut last = None;
         for report_id in report_ids {
-            let left = deadline.saturating_duration_since(Instant::now());
+            // The jobs are built roughly in the order published: the next is never far behind.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .min(stall);
             let outcome = self.wait_for(*report_id, left).await?;
             ensure_completed(*report_id, &outcome)?;
             last = Some(last.map_or(outcome.at, |last: Instant| last.max(outcome.at)));

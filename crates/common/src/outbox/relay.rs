@@ -64,6 +64,11 @@ pub struct RelaySettings {
     pub idle_check: Duration,
     /// Backoff between failed attempts grows up to this.
     pub max_backoff: Duration,
+    /// Routing keys of messages nobody has to receive (report progress, which browsers get
+    /// from the event log): published without `mandatory`, so while no queue is bound to them
+    /// the broker drops them instead of returning them, and the relay goes on past them.
+    /// Every other message must reach a queue or is tried again.
+    pub optional_routing_keys: Vec<String>,
 }
 
 impl RelaySettings {
@@ -77,6 +82,7 @@ impl RelaySettings {
             leader_retry: Duration::from_secs(1),
             idle_check: Duration::from_secs(30),
             max_backoff: Duration::from_secs(10),
+            optional_routing_keys: Vec::new(),
         }
     }
 }
@@ -354,21 +360,24 @@ impl Relay {
         channel: &Channel,
         rows: Vec<PendingRow>,
     ) -> (Vec<Position>, Option<Failure>) {
-        let mandatory = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
         let mut sent = Vec::with_capacity(rows.len());
         let mut failure = None;
         for row in rows {
             let position = row.position();
             let message = row.message;
             let properties = amqp::properties(&message, &self.settings.app_id);
+            let options = BasicPublishOptions {
+                mandatory: !self
+                    .settings
+                    .optional_routing_keys
+                    .contains(&message.routing_key),
+                ..BasicPublishOptions::default()
+            };
             match channel
                 .basic_publish(
                     ShortString::from(message.exchange),
                     ShortString::from(message.routing_key),
-                    mandatory,
+                    options,
                     message.body.as_bytes(),
                     properties,
                 )
