@@ -239,9 +239,11 @@ impl FakeNotificationService {
     }
 
     /// Waits until `count` distinct notifications were accepted; returns them in arrival order.
+    /// As patient as the whole-system tests: a burst after restarts may take a while.
     pub async fn wait_for_accepted(&self, count: usize) -> Vec<ReceivedNotification> {
         let mut accepted = self.shared.accepted.subscribe();
-        tokio::time::timeout(PATIENCE, accepted.wait_for(|accepted| *accepted >= count))
+        let patience = crate::helpers::PATIENCE;
+        tokio::time::timeout(patience, accepted.wait_for(|accepted| *accepted >= count))
             .await
             .unwrap_or_else(|_| panic!("{count} notifications were never accepted"))
             .expect("the fake is there");
