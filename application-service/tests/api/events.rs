@@ -350,6 +350,50 @@ async fn an_unroutable_event_is_published_again_not_lost() {
 }
 
 #[tokio::test]
+async fn an_optional_event_nobody_is_bound_to_is_dropped_and_the_later_ones_go_on() {
+    let broker = TestBroker::fresh().await.expect("test vhost");
+    let (_connection, channel) = broker.channel().await.expect("broker reachable");
+    let app = spawn_app_with(|settings| {
+        let mut relay = test_relay_settings(broker.settings());
+        relay.optional_routing_keys = vec!["application.created".to_owned()];
+        settings.events = Some(relay);
+    })
+    .await;
+    let mut stats = app.relay_stats.clone().expect("the relay runs");
+    wait_for_relay(&mut stats, |stats| stats.connected).await;
+    // Nothing is bound to `application.created`; the test hears cancellations only.
+    channel
+        .queue_delete(
+            topology::BUSINESS_PROCESS_APPLICATION_EVENTS.into(),
+            QueueDeleteOptions::default(),
+        )
+        .await
+        .expect("queue deleted");
+    let mut consumer = broker
+        .subscribe(
+            &channel,
+            topology::APPLICATIONS_EVENTS,
+            "application.cancelled",
+        )
+        .await
+        .expect("subscribed");
+
+    let mut client = app.applicant("alice");
+    let filed = create(&mut client, "Бумага для принтера").await;
+    cancel(&mut client, &filed.id).await;
+
+    let mut received = Vec::new();
+    receive_until(&mut consumer, &mut received, |events| !events.is_empty()).await;
+    assert_eq!(received[0].routing_key, "application.cancelled");
+    assert_eq!(received[0].application_id(), filed.id);
+    let stats = wait_for_relay(&mut stats, |stats| stats.published >= 2).await;
+    assert_eq!(
+        stats.failures, 0,
+        "the unbound optional event is no failure"
+    );
+}
+
+#[tokio::test]
 async fn a_thousand_creates_all_arrive_in_order_while_the_broker_connection_is_cut() {
     const CLIENTS: usize = 4;
     const PER_CLIENT: usize = 250;
