@@ -303,14 +303,14 @@ async fn every_kind_of_write_publishes_exactly_its_event_with_the_agreed_propert
     assert_eq!(distinct(&received), 9, "one event per change");
 }
 
-#[tokio::test]
-async fn an_unroutable_event_is_published_again_not_lost() {
-    let broker = TestBroker::fresh().await.expect("test vhost");
-    let (_connection, channel) = broker.channel().await.expect("broker reachable");
-    let app = spawn_app_publishing_to(&broker).await;
+/// Once `app`'s relay is connected, deletes business-process's queue: then nothing is bound to
+/// `application.created`. Answers the relay's statistics.
+async fn unbind_application_created(
+    app: &crate::helpers::TestApp,
+    channel: &lapin::Channel,
+) -> watch::Receiver<RelayStats> {
     let mut stats = app.relay_stats.clone().expect("the relay runs");
     wait_for_relay(&mut stats, |stats| stats.connected).await;
-    // Without the business process's queue nothing is bound to `application.created`.
     channel
         .queue_delete(
             topology::BUSINESS_PROCESS_APPLICATION_EVENTS.into(),
@@ -318,6 +318,15 @@ async fn an_unroutable_event_is_published_again_not_lost() {
         )
         .await
         .expect("queue deleted");
+    stats
+}
+
+#[tokio::test]
+async fn an_unroutable_event_is_published_again_not_lost() {
+    let broker = TestBroker::fresh().await.expect("test vhost");
+    let (_connection, channel) = broker.channel().await.expect("broker reachable");
+    let app = spawn_app_publishing_to(&broker).await;
+    let mut stats = unbind_application_created(&app, &channel).await;
 
     let filed = create(&mut app.applicant("alice"), "Бумага для принтера").await;
     wait_for_relay(&mut stats, |stats| stats.failures >= 1).await;
@@ -359,16 +368,8 @@ async fn an_optional_event_nobody_is_bound_to_is_dropped_and_the_later_ones_go_o
         settings.events = Some(relay);
     })
     .await;
-    let mut stats = app.relay_stats.clone().expect("the relay runs");
-    wait_for_relay(&mut stats, |stats| stats.connected).await;
-    // Nothing is bound to `application.created`; the test hears cancellations only.
-    channel
-        .queue_delete(
-            topology::BUSINESS_PROCESS_APPLICATION_EVENTS.into(),
-            QueueDeleteOptions::default(),
-        )
-        .await
-        .expect("queue deleted");
+    let mut stats = unbind_application_created(&app, &channel).await;
+    // The test hears cancellations only.
     let mut consumer = broker
         .subscribe(
             &channel,
