@@ -108,6 +108,8 @@ impl Settings {
             decision_timeout: parse_duration(&env_or("DECISION_TIMEOUT", "48h"))
                 .context("DECISION_TIMEOUT")?,
             purchase_report_format: env_or("PURCHASE_REPORT_FORMAT", "CSV")
+                .trim()
+                .to_ascii_uppercase()
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .context("PURCHASE_REPORT_FORMAT")?,

@@ -1,38 +1,20 @@
-//! Answers axum would otherwise give as plain text or an empty body: unknown paths (404),
-//! unsupported methods (405, axum adds `Allow`), requests whose `Accept` excludes JSON (406) and
-//! panics (500). All are problem+json.
+//! Answers axum would otherwise give as plain text or an empty body, as problem+json: unknown
+//! paths (404), unsupported methods (405) and panics (500) as every service answers them
+//! ([`zayavki_common::fallback`]), and requests whose `Accept` excludes JSON (406).
 
 use std::any::Any;
 
 use axum::{
     body::Body,
     extract::Request,
-    http::{HeaderMap, Method, StatusCode, Uri, header::ACCEPT},
+    http::{HeaderMap, StatusCode, header::ACCEPT},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use zayavki_common::{ErrorCode, problem::Problem};
+pub use zayavki_common::fallback::{method_not_allowed, not_found};
+use zayavki_common::problem::Problem;
 
 use super::problem_mapping;
-
-pub async fn not_found(uri: Uri) -> Problem {
-    Problem::new(
-        ErrorCode::NotFound,
-        format!("There is nothing at {}.", uri.path()),
-    )
-}
-
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
-    Problem::with_status(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        format!(
-            "{} does not support {method}; see the Allow header.",
-            uri.path()
-        ),
-    )
-}
 
 /// Refuses requests that cannot take a JSON answer, before any work is done.
 pub async fn require_acceptable(request: Request, next: Next) -> Response {
@@ -79,13 +61,7 @@ fn accepts_json(headers: &HeaderMap) -> bool {
 
 /// A panic in a handler is a bug: logged, answered as an opaque 500.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic without a message");
-    tracing::error!(panic = message, "request handler panicked");
-    problem_mapping::internal_error().into_response()
+    zayavki_common::fallback::panic_response(panic, problem_mapping::internal_error())
 }
 
 #[cfg(test)]

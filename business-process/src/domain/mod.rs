@@ -4,11 +4,10 @@
 pub mod error;
 pub mod month;
 pub mod process;
-pub mod report;
 pub mod state;
 
 pub use error::ProcessError;
 pub use month::Month;
 pub use process::Process;
-pub use report::{ReportFormat, ReportKind};
 pub use state::ProcessState;
+pub use zayavki_common::report::{ReportFormat, ReportKind};

@@ -1,43 +1,15 @@
-//! Answers axum would otherwise give as plain text or an empty body: unknown paths (404),
-//! unsupported methods (405, axum adds `Allow`) and panics (500). All are problem+json.
+//! Answers axum would otherwise give as plain text or an empty body, as problem+json (see
+//! [`zayavki_common::fallback`]), with report-service's opaque 500.
 
 use std::any::Any;
 
-use axum::{
-    body::Body,
-    http::{Method, StatusCode, Uri},
-    response::{IntoResponse, Response},
-};
+use axum::{body::Body, response::Response};
+pub use zayavki_common::fallback::{method_not_allowed, not_found};
 use zayavki_common::{ErrorCode, problem::Problem};
-
-pub async fn not_found(uri: Uri) -> Problem {
-    Problem::new(
-        ErrorCode::NotFound,
-        format!("There is nothing at {}.", uri.path()),
-    )
-}
-
-pub async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
-    Problem::with_status(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        format!(
-            "{} does not support {method}; see the Allow header.",
-            uri.path()
-        ),
-    )
-}
 
 /// A panic in a handler is a bug: logged, answered as an opaque 500.
 pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("a panic without a message");
-    tracing::error!(panic = message, "request handler panicked");
-    internal_error().into_response()
+    zayavki_common::fallback::panic_response(panic, internal_error())
 }
 
 /// The opaque answer to a failure whose details are only logged.
