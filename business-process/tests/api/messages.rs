@@ -7,7 +7,7 @@ use business_process::domain::ProcessState;
 use futures::StreamExt;
 use lapin::{
     BasicProperties,
-    options::{BasicConsumeOptions, BasicPublishOptions},
+    options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions},
     types::{AMQPValue, FieldTable, ShortString},
 };
 use serde_json::json;
@@ -29,9 +29,20 @@ pub async fn stored_events(system: &TestSystem, application_id: Uuid) -> Vec<(Uu
     .expect("outbox readable")
 }
 
+/// A channel whose publishes are confirmed: awaiting the confirm means the broker has the
+/// message before the connection is dropped.
+pub async fn confirming_channel(system: &TestSystem) -> (lapin::Connection, lapin::Channel) {
+    let (connection, channel) = system.broker.channel().await.expect("broker reachable");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms on");
+    (connection, channel)
+}
+
 /// Publishes `body` straight to business-process's queue, as the relay would.
 pub async fn deliver(system: &TestSystem, message_id: Uuid, body: &str) {
-    let (_connection, channel) = system.broker.channel().await.expect("broker reachable");
+    let (_connection, channel) = confirming_channel(system).await;
     channel
         .basic_publish(
             ShortString::from(""),
@@ -50,7 +61,7 @@ pub async fn deliver(system: &TestSystem, message_id: Uuid, body: &str) {
 
 /// Publishes a report event to `reports.events`, as report-service would.
 async fn publish_report_event(system: &TestSystem, body: serde_json::Value) {
-    let (_connection, channel) = system.broker.channel().await.expect("broker reachable");
+    let (_connection, channel) = confirming_channel(system).await;
     let kind = body["type"].as_str().expect("a type").to_owned();
     channel
         .basic_publish(

@@ -123,7 +123,7 @@ async fn an_event_with_a_traceparent_starts_and_steps_its_process_in_that_trace(
         AMQPValue::LongString(LongString::from(CALLER)),
     );
 
-    let (_connection, channel) = system.broker.channel().await.expect("broker reachable");
+    let (_connection, channel) = crate::messages::confirming_channel(&system).await;
     channel
         .basic_publish(
             ShortString::from(""),
