@@ -48,6 +48,7 @@ pub async fn run(pool: PgPool, mut timers_set: watch::Receiver<u64>, shutdown: C
 pub async fn fire_due(pool: &PgPool) -> anyhow::Result<usize> {
     let mut transaction = pool.begin().await?;
     let due = timers::fire_due(&mut transaction, BATCH).await?;
+    let mut rejected = 0;
     for application_id in &due {
         let Some(mut process) = processes::lock(&mut transaction, *application_id).await? else {
             continue;
@@ -67,7 +68,11 @@ pub async fn fire_due(pool: &PgPool) -> anyhow::Result<usize> {
             Some("no decision was made before the deadline".to_owned()),
         );
         processes::save(&mut transaction, &process).await?;
+        rejected += 1;
         tracing::info!(application = %application_id, "decision deadline passed");
+    }
+    if rejected > 0 {
+        processes::announce_work(&mut transaction).await?;
     }
     transaction.commit().await?;
     Ok(due.len())

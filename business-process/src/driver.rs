@@ -6,16 +6,27 @@
 //! transaction. A crash anywhere leaves the process in its last committed state and the step is
 //! taken again; every call it makes is safe to repeat. A step that fails for a passing reason
 //! (application-service away) is postponed with a growing backoff; nothing is kept only in
-//! memory. Workers sleep until the earliest postponed step or until a process gets work
-//! (`NOTIFY process_work`). Each step runs in a span continuing the trace stored with the
-//! process, so its calls and messages stay in the trace of the event that started it.
+//! memory.
+//!
+//! Waking: workers are woken in this process ([`tokio::sync::Notify`], one sleeping worker per
+//! signal) by the application-event consumer when a process starts or is cancelled, and through
+//! `NOTIFY process_work` by operators' decisions and deadlines (from any replica). Neither the
+//! consumer's commits nor the driver's own carry a `NOTIFY`: PostgreSQL serialises the commits
+//! of all notifying transactions of the server, their WAL flush included, so the busiest path
+//! stays free of it. A worker that took a step goes on while its process or another has a step
+//! due, waking one more worker to help when another has, so a burst recruits workers one by one
+//! and a single change costs one claim, not one per worker. A worker that finds nothing due
+//! sleeps until the earliest postponed step, or [`IDLE_CHECK`], which is also how a replica
+//! takes over steps left by one that died.
+//! Each step runs in a span continuing the trace stored with the process, so its calls and
+//! messages stay in the trace of the event that started it.
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, field::Empty};
 use uuid::Uuid;
@@ -39,8 +50,9 @@ use crate::{
     },
 };
 
-/// The longest a worker sleeps without being woken, as a safety net.
-const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// The longest a worker sleeps without being woken: the safety net, and how soon a replica picks
+/// up the steps of one that died.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
 
 /// What the driver decides with.
 #[derive(Clone, Debug)]
@@ -67,17 +79,23 @@ impl Driver {
         })
     }
 
-    /// One worker: steps until `shutdown`, woken by `work` (bumped at every `NOTIFY`).
-    pub async fn run_worker(
-        self: Arc<Self>,
-        mut work: watch::Receiver<u64>,
-        shutdown: CancellationToken,
-    ) {
+    /// One worker: steps until `shutdown`, woken through `work` (see the module's notes).
+    pub async fn run_worker(self: Arc<Self>, work: Arc<Notify>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
-            work.mark_unchanged();
             let wait = match self.step_once().await {
-                Ok(true) => continue,
-                Ok(false) => self.until_next_step().await,
+                Ok(Stepped::Took {
+                    next_at,
+                    next_other_at,
+                }) => {
+                    if until(next_other_at) == Some(Duration::ZERO) {
+                        work.notify_one();
+                    }
+                    match until(next_at).into_iter().chain(until(next_other_at)).min() {
+                        Some(Duration::ZERO) => continue,
+                        wait => wait.unwrap_or(IDLE_CHECK),
+                    }
+                }
+                Ok(Stepped::NothingDue) => self.until_next_step().await,
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "process driver cannot reach its database");
                     Duration::from_secs(1)
@@ -85,31 +103,30 @@ impl Driver {
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = work.changed() => {}
+                () = work.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
+    /// How long to sleep when nothing is due: until the earliest postponed step.
     async fn until_next_step(&self) -> Duration {
-        match processes::next_work_at(&self.pool).await {
-            Ok(Some(at)) => (at - Utc::now())
-                .to_std()
-                .unwrap_or_default()
-                .min(IDLE_CHECK),
-            _ => IDLE_CHECK,
+        match processes::next_postponed_at(&self.pool).await {
+            Ok(at) => until(at).unwrap_or(IDLE_CHECK),
+            Err(_) => IDLE_CHECK,
         }
     }
 
-    /// Takes the step of one process whose step is due; false when none is.
-    pub async fn step_once(&self) -> anyhow::Result<bool> {
+    /// Takes the step of one process whose step is due.
+    pub async fn step_once(&self) -> anyhow::Result<Stepped> {
         let mut transaction = self.pool.begin().await?;
         let Some(Claimed {
             process,
             traceparent,
+            next_other_at,
         }) = processes::claim_work(&mut transaction).await?
         else {
-            return Ok(false);
+            return Ok(Stepped::NothingDue);
         };
         let span = tracing::info_span!(
             "process_step",
@@ -118,18 +135,23 @@ impl Driver {
             trace_id = Empty,
         );
         continue_trace(&span, traceparent.as_deref());
-        self.take_step(transaction, process)
+        let next_at = self
+            .take_step(transaction, process)
             .instrument(span)
             .await?;
-        Ok(true)
+        Ok(Stepped::Took {
+            next_at,
+            next_other_at,
+        })
     }
 
-    /// The step of the claimed `process`, committed with its outcome, or postponed.
+    /// The step of the claimed `process`, committed with its outcome, or postponed; when its
+    /// next step is due (None: it waits for an event, an operator or its deadline, or has ended).
     async fn take_step(
         &self,
         mut transaction: Transaction<'static, Postgres>,
         mut process: Process,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
         let before = process.state;
         match self.step(&mut transaction, &mut process).await {
             Ok(()) => {
@@ -137,6 +159,7 @@ impl Driver {
                 processes::save(&mut transaction, &process).await?;
                 transaction.commit().await?;
                 tracing::info!(application = %process.application_id, from = %before, to = %process.state, "process stepped");
+                Ok(process.state.has_work().then(Utc::now))
             }
             Err(error) => {
                 transaction.rollback().await?;
@@ -156,9 +179,11 @@ impl Driver {
                     &format!("{error:#}"),
                 )
                 .await?;
+                Ok(chrono::Duration::from_std(delay)
+                    .ok()
+                    .map(|delay| Utc::now() + delay))
             }
         }
-        Ok(())
     }
 
     /// The step of `process` in its current state; an `Err` postpones it.
@@ -179,7 +204,8 @@ impl Driver {
         }
     }
 
-    /// NEW → PROCESSING, then the budget, then approve at once or wait for an operator.
+    /// NEW → PROCESSING, then the budget, then approve at once or wait for an operator. The
+    /// steps are recorded together at the end.
     async fn start(
         &self,
         connection: &mut PgConnection,
@@ -187,12 +213,10 @@ impl Driver {
     ) -> anyhow::Result<()> {
         let id = process.application_id;
         match self.applications.start_processing(id).await? {
-            Outcome::Moved(moved) => {
-                process.saw_version(moved.version);
-                steps::record(connection, id, "processing.started", json!({})).await?;
-            }
+            Outcome::Moved(moved) => process.saw_version(moved.version),
             outcome => return refused(connection, process, "processing", outcome).await,
         }
+        let mut history = vec![("processing.started", json!({}))];
         let reserved = budgets::reserve(
             connection,
             id,
@@ -208,31 +232,19 @@ impl Driver {
             let reason = format!(
                 "over budget: {amount} does not fit into the {month} budget of {limit} ({used} already used)"
             );
-            steps::record(
-                connection,
-                id,
+            history.push((
                 "budget.refused",
                 json!({"amount": amount, "month": month, "limit": limit.to_string(), "used": used.to_string()}),
-            )
-            .await?;
+            ));
             process.move_to(ProcessState::Rejecting, Some(reason));
-            return Ok(());
+            return steps::record_all(connection, id, history).await;
         }
-        steps::record(
-            connection,
-            id,
-            "budget.reserved",
-            json!({"amount": amount, "month": month}),
-        )
-        .await?;
+        history.push(("budget.reserved", json!({"amount": amount, "month": month})));
         if process.total_amount <= self.policy.auto_approve_limit {
-            steps::record(
-                connection,
-                id,
+            history.push((
                 "approved.automatically",
                 json!({"autoApproveLimit": self.policy.auto_approve_limit.to_string()}),
-            )
-            .await?;
+            ));
             process.move_to(ProcessState::Approving, None);
         } else {
             let due_at = Utc::now()
@@ -240,10 +252,10 @@ impl Driver {
                     .unwrap_or(chrono::Duration::MAX);
             timers::schedule(connection, id, timers::DECISION_DEADLINE, due_at).await?;
             process.decision_due_at = Some(due_at);
-            steps::record(connection, id, "decision.awaited", json!({"dueAt": due_at})).await?;
+            history.push(("decision.awaited", json!({"dueAt": due_at})));
             process.move_to(ProcessState::AwaitingDecision, None);
         }
-        Ok(())
+        steps::record_all(connection, id, history).await
     }
 
     /// PROCESSING → COMPLETED; the reservation is committed, the applicant told and the
@@ -259,8 +271,9 @@ impl Driver {
             outcome => return refused(connection, process, "completion", outcome).await,
         }
         budgets::commit(connection, id).await?;
-        timers::cancel(connection, id).await?;
-        steps::record(connection, id, "application.completed", json!({})).await?;
+        if process.decision_due_at.is_some() {
+            timers::cancel(connection, id).await?;
+        }
         notify(
             connection,
             process,
@@ -271,7 +284,10 @@ impl Driver {
             ),
         )
         .await?;
-        let report_id = self.request_purchase_report(connection, process).await?;
+        let completed = ("application.completed", json!({}));
+        let report_id = self
+            .request_purchase_report(connection, process, completed)
+            .await?;
         process.purchase_report_id = Some(report_id);
         process.move_to(ProcessState::Completed, None);
         Ok(())
@@ -311,11 +327,13 @@ impl Driver {
         Ok(())
     }
 
-    /// Publishes (through the outbox) the job of the purchase report of a completed application.
+    /// Publishes (through the outbox) the job of the purchase report of a completed application;
+    /// `last_step`, recorded with the request, ends the history the job carries.
     async fn request_purchase_report(
         &self,
         connection: &mut PgConnection,
         process: &Process,
+        last_step: (&str, Value),
     ) -> anyhow::Result<Uuid> {
         let report_id = Uuid::now_v7();
         let format = self.policy.purchase_report_format;
@@ -331,12 +349,13 @@ impl Driver {
             },
         )
         .await?;
-        let history: Vec<Value> = steps::history(&mut *connection, process.application_id)
+        let requested_at = Utc::now();
+        let mut history: Vec<Value> = steps::history(&mut *connection, process.application_id)
             .await?
             .into_iter()
             .map(|step| json!({"step": step.step, "at": step.at, "details": step.details.0}))
             .collect();
-        let requested_at = Utc::now();
+        history.push(json!({"step": last_step.0, "at": requested_at, "details": last_step.1}));
         let job = json!({
             "reportId": report_id,
             "kind": ReportKind::Purchase.as_str(),
@@ -348,11 +367,16 @@ impl Driver {
             "requestedAt": requested_at,
         });
         publish_report_job(connection, report_id, &job, requested_at).await?;
-        steps::record(
+        steps::record_all(
             connection,
             process.application_id,
-            "report.requested",
-            json!({"reportId": report_id, "format": format.as_str()}),
+            vec![
+                last_step,
+                (
+                    "report.requested",
+                    json!({"reportId": report_id, "format": format.as_str()}),
+                ),
+            ],
         )
         .await?;
         Ok(report_id)
@@ -455,6 +479,29 @@ async fn notify(
         },
     )
     .await
+}
+
+/// What one turn of a worker found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stepped {
+    /// No process had a step due (or every one was held by another worker).
+    NothingDue,
+    /// A step was taken; the process's next step is due at `next_at`, and another process's at
+    /// `next_other_at` (None: no next step).
+    Took {
+        next_at: Option<DateTime<Utc>>,
+        next_other_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// The time from now until `at`, capped at [`IDLE_CHECK`]; zero when it has passed.
+fn until(at: Option<DateTime<Utc>>) -> Option<Duration> {
+    at.map(|at| {
+        (at - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .min(IDLE_CHECK)
+    })
 }
 
 /// 100 ms doubled per failed attempt, up to `max`.

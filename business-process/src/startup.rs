@@ -2,11 +2,15 @@
 //! runs the consumers, the process driver, the deadlines, the notification delivery, the outbox
 //! relay, gRPC and HTTP until told to stop.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::{PgPool, postgres::PgListener};
-use tokio::{net::TcpListener, sync::watch, task::JoinSet};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+    task::JoinSet,
+};
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use zayavki_common::{
@@ -36,6 +40,9 @@ use crate::{
 
 const SERVICE_NAMES: [&str; 2] = ["", "process.v1.BusinessProcessService"];
 const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Application events handled at a time, in lanes by application (each application's events in
+/// order): the database round trips and commits of different applications overlap.
+const APPLICATION_EVENT_LANES: usize = 8;
 
 pub struct Application {
     settings: Settings,
@@ -140,12 +147,16 @@ impl Application {
         }
         background.spawn(deadlines::run(pool.clone(), timers_set, shutdown.clone()));
         background.spawn(run_consumer(
-            consumer_settings(&settings, topology::BUSINESS_PROCESS_APPLICATION_EVENTS),
-            ApplicationEventHandler::new(pool.clone()),
+            consumer_settings(
+                &settings,
+                topology::BUSINESS_PROCESS_APPLICATION_EVENTS,
+                APPLICATION_EVENT_LANES,
+            ),
+            ApplicationEventHandler::new(pool.clone(), process_work.clone()),
             shutdown.clone(),
         ));
         background.spawn(run_consumer(
-            consumer_settings(&settings, topology::BUSINESS_PROCESS_REPORT_EVENTS),
+            consumer_settings(&settings, topology::BUSINESS_PROCESS_REPORT_EVENTS, 1),
             ReportEventHandler::new(pool.clone()),
             shutdown.clone(),
         ));
@@ -236,37 +247,39 @@ impl Application {
     }
 }
 
-fn consumer_settings(settings: &Settings, queue: &str) -> ConsumerSettings {
+fn consumer_settings(settings: &Settings, queue: &str, lanes: usize) -> ConsumerSettings {
     ConsumerSettings {
         amqp: settings.amqp.clone(),
         queue: queue.to_owned(),
         consumer_name: format!("{APP_ID} ({queue})"),
         prefetch: settings.prefetch,
         max_backoff: settings.max_retry_backoff.max(Duration::from_secs(1)),
+        lanes,
     }
 }
 
-/// Bumps one counter per channel at every `NOTIFY process_work` / `NOTIFY timers` (and after the
-/// listener reconnects, when one may have been missed), for the loops to wake on.
+/// Wakes the loops on `NOTIFY process_work` (one sleeping driver worker each) and `NOTIFY
+/// timers` (a counter the deadline loop watches). After the listener (re)connects, when one may
+/// have been missed, every loop is woken.
 fn wake_ups(
     pool: &PgPool,
     shutdown: &CancellationToken,
     background: &mut JoinSet<()>,
-) -> (watch::Receiver<u64>, watch::Receiver<u64>) {
-    let (work, work_receiver) = watch::channel(0_u64);
+) -> (Arc<Notify>, watch::Receiver<u64>) {
+    let work = Arc::new(Notify::new());
     let (timers, timers_receiver) = watch::channel(0_u64);
     let pool = pool.clone();
     let shutdown = shutdown.clone();
+    let listener_work = work.clone();
     background.spawn(async move {
         while !shutdown.is_cancelled() {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                outcome = forward_notifications(&pool, &work, &timers) => {
+                outcome = forward_notifications(&pool, &listener_work, &timers) => {
                     if let Err(error) = outcome {
                         tracing::warn!(error = %format!("{error:#}"), "cannot listen for process notifications");
                     }
-                    bump(&work);
-                    bump(&timers);
+                    wake_all(&listener_work, &timers);
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -275,29 +288,33 @@ fn wake_ups(
             }
         }
     });
-    (work_receiver, timers_receiver)
+    (work, timers_receiver)
 }
 
 fn bump(sender: &watch::Sender<u64>) {
     sender.send_modify(|count| *count += 1);
 }
 
-/// Listens until the connection fails; a reconnect may have missed notifications, so every
-/// loop is woken as it starts.
+fn wake_all(work: &Notify, timers: &watch::Sender<u64>) {
+    work.notify_waiters();
+    work.notify_one();
+    bump(timers);
+}
+
+/// Listens until the connection fails.
 async fn forward_notifications(
     pool: &PgPool,
-    work: &watch::Sender<u64>,
+    work: &Notify,
     timers: &watch::Sender<u64>,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen_all(["process_work", "timers"]).await?;
-    bump(work);
-    bump(timers);
+    wake_all(work, timers);
     loop {
         let notification = listener.recv().await?;
         match notification.channel() {
             "timers" => bump(timers),
-            _ => bump(work),
+            _ => work.notify_one(),
         }
     }
 }

@@ -139,6 +139,7 @@ impl Application {
                 consumer_name: format!("{APP_ID} ({REPORT_SERVICE_APPLICATION_EVENTS})"),
                 prefetch: 64,
                 max_backoff: settings.max_reconnect_backoff,
+                lanes: 1,
             },
             &shutdown,
         );

@@ -22,6 +22,9 @@ pub struct Process {
     pub purchase_report_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Events of the application that arrived ahead of their predecessor may be waiting for
+    /// this process (as read with it; a new process may have some).
+    pub early_events: bool,
 }
 
 impl Process {

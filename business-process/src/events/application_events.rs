@@ -15,6 +15,7 @@ use lapin::message::Delivery;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::Notify;
 use uuid::Uuid;
 use zayavki_common::{
     amqp::{DeliveryHandler, Handled},
@@ -83,11 +84,14 @@ impl ApplicationEvent {
 /// Handles deliveries of `business-process.application-events`.
 pub struct ApplicationEventHandler {
     pool: PgPool,
+    /// Wakes a driver worker of this process when an event took effect (a process started, or
+    /// has a cancellation to carry out).
+    work: Arc<Notify>,
 }
 
 impl ApplicationEventHandler {
-    pub fn new(pool: PgPool) -> Arc<Self> {
-        Arc::new(Self { pool })
+    pub fn new(pool: PgPool, work: Arc<Notify>) -> Arc<Self> {
+        Arc::new(Self { pool, work })
     }
 
     /// The effect of `event` and its inbox row, in one transaction.
@@ -97,18 +101,24 @@ impl ApplicationEventHandler {
     /// transaction. That is safe because the version a process has seen only grows, so an event
     /// stale once is stale for ever, however often it is delivered.
     pub async fn handle_event(&self, event: &ApplicationEvent, body: &Value) -> anyhow::Result<()> {
-        if processes::seen_version(&self.pool, event.application_id)
-            .await?
-            .is_some_and(|seen| event.version <= seen)
+        // A creation is nearly always new: its process is inserted straight away.
+        if event.kind() != Ok(Kind::Created)
+            && processes::seen_version(&self.pool, event.application_id)
+                .await?
+                .is_some_and(|seen| event.version <= seen)
         {
             tracing::debug!(application = %event.application_id, version = event.version, "stale event");
             return Ok(());
         }
         let mut transaction = self.pool.begin().await?;
-        if inbox::first_time(&mut transaction, CONSUMER, event.event_id).await? {
+        let first_time = inbox::first_time(&mut transaction, CONSUMER, event.event_id).await?;
+        if first_time {
             take_effect(&mut transaction, event, body).await?;
         }
         transaction.commit().await?;
+        if first_time {
+            self.work.notify_one();
+        }
         Ok(())
     }
 }
@@ -127,6 +137,17 @@ impl DeliveryHandler for ApplicationEventHandler {
             Err(error) => Handled::Retry(error),
         }
     }
+
+    /// One lane per application: its events are handled in order, others' alongside.
+    fn lane_key(&self, delivery: &Delivery) -> u64 {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Key {
+            application_id: Uuid,
+        }
+        serde_json::from_slice::<Key>(&delivery.data)
+            .map_or(0, |key| key.application_id.as_u64_pair().1)
+    }
 }
 
 async fn take_effect(
@@ -134,10 +155,10 @@ async fn take_effect(
     event: &ApplicationEvent,
     body: &Value,
 ) -> anyhow::Result<()> {
+    if event.kind() == Ok(Kind::Created) && start(connection, event).await? {
+        return Ok(());
+    }
     let Some(mut process) = processes::lock(connection, event.application_id).await? else {
-        if event.kind() == Ok(Kind::Created) {
-            return start(connection, event).await;
-        }
         // Its application's creation has not arrived yet.
         return deferred::defer(
             connection,
@@ -169,11 +190,11 @@ async fn take_effect(
     Ok(())
 }
 
-/// A newly filed application: its process starts.
-async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyhow::Result<()> {
+/// A newly filed application: its process starts; false when it had started already.
+async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyhow::Result<bool> {
     let total = event.total().map_err(anyhow::Error::msg)?;
     let now = Utc::now();
-    let mut process = Process {
+    let new = Process {
         application_id: event.application_id,
         applicant: event.applicant.clone(),
         title: event.title.clone(),
@@ -187,8 +208,11 @@ async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyho
         purchase_report_id: None,
         created_at: now,
         updated_at: now,
+        early_events: false,
     };
-    processes::insert_new(connection, &process).await?;
+    let Some(mut process) = processes::insert_new(connection, &new).await? else {
+        return Ok(false);
+    };
     steps::record(
         connection,
         process.application_id,
@@ -199,7 +223,7 @@ async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyho
     if apply_deferred(connection, &mut process).await? {
         processes::save(connection, &process).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The effect of the application's next event on its process.
@@ -229,12 +253,15 @@ async fn apply(
 }
 
 /// Applies the deferred events that follow the version the process has seen, in order; true
-/// when any was applied.
+/// when any was applied. Nothing is looked up for a process read without early events.
 pub async fn apply_deferred(
     connection: &mut PgConnection,
     process: &mut Process,
 ) -> anyhow::Result<bool> {
     let mut applied = false;
+    if !process.early_events {
+        return Ok(applied);
+    }
     while let Some(body) = deferred::take(
         connection,
         process.application_id,

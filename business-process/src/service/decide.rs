@@ -135,6 +135,7 @@ impl Processes {
             .await?;
         }
         let saved = processes::save(&mut transaction, &process).await?;
+        processes::announce_work(&mut transaction).await?;
         let view = full_view(&mut transaction, saved).await?;
         transaction.commit().await?;
         tracing::info!(application = %application_id, decision = decision.as_str(), "application decided");

@@ -92,6 +92,10 @@ pub async fn usage<'e>(
 
 /// Holds `amount` of `applicant`'s budget for `month` for `application_id`, if it fits under
 /// their limit (`default_limit` when they have none).
+///
+/// Two statements: the first creates or locks the month's row and reads what is used of it (the
+/// running total), the limit and whether the reservation exists; the second inserts the
+/// reservation and adds it to the total. The lock is held until the caller's transaction ends.
 pub async fn reserve(
     connection: &mut PgConnection,
     application_id: Uuid,
@@ -100,39 +104,39 @@ pub async fn reserve(
     amount: Money,
     default_limit: Money,
 ) -> anyhow::Result<Reserved> {
-    if reservation(&mut *connection, application_id)
-        .await?
-        .is_some()
-    {
-        return Ok(Reserved::Already);
-    }
-    sqlx::query(
-        "INSERT INTO budget_months (applicant, month) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    let (used, own_limit, exists): (i64, Option<i64>, bool) = sqlx::query_as(
+        "WITH month AS ( \
+             INSERT INTO budget_months (applicant, month) VALUES ($2, $3) \
+             ON CONFLICT (applicant, month) DO UPDATE SET used_minor = budget_months.used_minor \
+             RETURNING used_minor) \
+         SELECT month.used_minor, \
+                (SELECT monthly_limit_minor FROM budgets WHERE applicant = $2), \
+                EXISTS (SELECT 1 FROM reservations WHERE application_id = $1) \
+         FROM month",
     )
+    .bind(application_id)
     .bind(applicant)
     .bind(month.first_day())
-    .execute(&mut *connection)
+    .fetch_one(&mut *connection)
     .await?;
-    sqlx::query("SELECT 1 FROM budget_months WHERE applicant = $1 AND month = $2 FOR UPDATE")
-        .bind(applicant)
-        .bind(month.first_day())
-        .execute(&mut *connection)
-        .await?;
-    let limit = limit(&mut *connection, applicant)
-        .await?
+    if exists {
+        return Ok(Reserved::Already);
+    }
+    let limit = own_limit
+        .and_then(Money::from_minor)
         .unwrap_or(default_limit);
-    let usage = usage(&mut *connection, applicant, month).await?;
-    let used = usage
-        .reserved
-        .plus(usage.committed)
-        .ok_or_else(|| anyhow::anyhow!("budget usage overflows"))?;
+    let used = Money::from_minor(used)
+        .ok_or_else(|| anyhow::anyhow!("negative budget usage of {applicant} in {month}"))?;
     let fits = used.plus(amount).is_some_and(|total| total <= limit);
     if !fits {
         return Ok(Reserved::OverBudget { limit, used });
     }
     sqlx::query(
-        "INSERT INTO reservations (application_id, applicant, month, amount_minor, state) \
-         VALUES ($1, $2, $3, $4, 'RESERVED')",
+        "WITH held AS ( \
+             INSERT INTO reservations (application_id, applicant, month, amount_minor, state) \
+             VALUES ($1, $2, $3, $4, 'RESERVED') RETURNING amount_minor) \
+         UPDATE budget_months SET used_minor = used_minor + (SELECT amount_minor FROM held) \
+         WHERE applicant = $2 AND month = $3",
     )
     .bind(application_id)
     .bind(applicant)
@@ -143,31 +147,39 @@ pub async fn reserve(
     Ok(Reserved::Now)
 }
 
-/// RESERVED → COMMITTED; false when there was nothing reserved.
+/// RESERVED → COMMITTED; false when there was nothing reserved. What is used of the month does
+/// not change: a committed amount stays used.
 pub async fn commit(connection: &mut PgConnection, application_id: Uuid) -> anyhow::Result<bool> {
-    settle(connection, application_id, "COMMITTED").await
-}
-
-/// RESERVED → RELEASED (the compensation); false when there was nothing reserved.
-pub async fn release(connection: &mut PgConnection, application_id: Uuid) -> anyhow::Result<bool> {
-    settle(connection, application_id, "RELEASED").await
-}
-
-async fn settle(
-    connection: &mut PgConnection,
-    application_id: Uuid,
-    state: &str,
-) -> anyhow::Result<bool> {
     let changed = sqlx::query(
-        "UPDATE reservations SET state = $2, updated_at = now() \
+        "UPDATE reservations SET state = 'COMMITTED', updated_at = now() \
          WHERE application_id = $1 AND state = 'RESERVED'",
     )
     .bind(application_id)
-    .bind(state)
     .execute(connection)
     .await?
     .rows_affected();
     Ok(changed == 1)
+}
+
+/// RESERVED → RELEASED (the compensation), the amount taken off what is used of its month; false
+/// when there was nothing reserved.
+pub async fn release(connection: &mut PgConnection, application_id: Uuid) -> anyhow::Result<bool> {
+    let released: i64 = sqlx::query_scalar(
+        "WITH released AS ( \
+             UPDATE reservations SET state = 'RELEASED', updated_at = now() \
+             WHERE application_id = $1 AND state = 'RESERVED' \
+             RETURNING applicant, month, amount_minor), \
+         freed AS ( \
+             UPDATE budget_months SET used_minor = budget_months.used_minor - released.amount_minor \
+             FROM released \
+             WHERE budget_months.applicant = released.applicant \
+               AND budget_months.month = released.month) \
+         SELECT count(*) FROM released",
+    )
+    .bind(application_id)
+    .fetch_one(connection)
+    .await?;
+    Ok(released == 1)
 }
 
 pub async fn reservation<'e>(

@@ -4,7 +4,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Keeps an early event until the application reaches the version before it.
+/// Keeps an early event until the application reaches the version before it, and marks its
+/// process (when there is one yet; the caller holds its lock) as having early events.
 pub async fn defer(
     connection: &mut PgConnection,
     application_id: Uuid,
@@ -13,8 +14,11 @@ pub async fn defer(
     body: &Value,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO deferred_events (application_id, version, message_id, body) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "WITH kept AS ( \
+             INSERT INTO deferred_events (application_id, version, message_id, body) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING) \
+         UPDATE processes SET early_events = true \
+         WHERE application_id = $1 AND NOT early_events",
     )
     .bind(application_id)
     .bind(version)

@@ -56,22 +56,21 @@ pub async fn enqueue(
     connection: &mut PgConnection,
     notification: &NewNotification,
 ) -> anyhow::Result<()> {
+    // The NOTIFY is delivered at commit, and once per transaction however many rows it queued.
     sqlx::query(
-        "INSERT INTO notifications (id, recipient, subject, body, application_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        "WITH queued AS ( \
+             INSERT INTO notifications (id, recipient, subject, body, application_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING) \
+         SELECT pg_notify($6, '')",
     )
     .bind(notification.id)
     .bind(&notification.recipient)
     .bind(&notification.subject)
     .bind(&notification.body)
     .bind(notification.application_id)
+    .bind(NOTIFY_CHANNEL)
     .execute(&mut *connection)
     .await?;
-    // Delivered at commit, and once per transaction however many rows it queued.
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(&mut *connection)
-        .await?;
     Ok(())
 }
 

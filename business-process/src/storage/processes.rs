@@ -11,7 +11,7 @@ use crate::domain::{Process, ProcessState};
 
 const COLUMNS: &str = "application_id, applicant, title, total_amount_minor, applied_at, state, \
      reason, application_version, version, decision_due_at, purchase_report_id, created_at, \
-     updated_at, traceparent";
+     updated_at, traceparent, early_events";
 const WITH_WORK: &str = "state IN ('STARTING', 'APPROVING', 'REJECTING', 'CANCELLING')";
 
 #[derive(sqlx::FromRow)]
@@ -30,6 +30,7 @@ struct ProcessRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     traceparent: Option<String>,
+    early_events: bool,
 }
 
 impl TryFrom<ProcessRow> for Process {
@@ -52,6 +53,7 @@ impl TryFrom<ProcessRow> for Process {
             purchase_report_id: row.purchase_report_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            early_events: row.early_events,
         })
     }
 }
@@ -61,25 +63,32 @@ fn parse(row: Option<ProcessRow>) -> anyhow::Result<Option<Process>> {
 }
 
 /// A process for a newly filed application, in state STARTING, in the trace of the span
-/// executing; false when it exists already.
-pub async fn insert_new(connection: &mut PgConnection, process: &Process) -> anyhow::Result<bool> {
-    let inserted = sqlx::query(
+/// executing, marked with whether events of its application arrived before it; None when it
+/// exists already.
+pub async fn insert_new(
+    connection: &mut PgConnection,
+    process: &Process,
+) -> anyhow::Result<Option<Process>> {
+    let statement = format!(
         "INSERT INTO processes (application_id, applicant, title, total_amount_minor, applied_at, \
-         state, application_version, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (application_id) DO NOTHING",
+         state, application_version, traceparent, early_events) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             EXISTS (SELECT 1 FROM deferred_events WHERE application_id = $1)) \
+         ON CONFLICT (application_id) DO NOTHING RETURNING {COLUMNS}"
+    );
+    parse(
+        sqlx::query_as(&statement)
+            .bind(process.application_id)
+            .bind(&process.applicant)
+            .bind(&process.title)
+            .bind(process.total_amount.minor())
+            .bind(process.applied_at)
+            .bind(process.state.as_str())
+            .bind(process.application_version)
+            .bind(current_span_traceparent())
+            .fetch_optional(connection)
+            .await?,
     )
-    .bind(process.application_id)
-    .bind(&process.applicant)
-    .bind(&process.title)
-    .bind(process.total_amount.minor())
-    .bind(process.applied_at)
-    .bind(process.state.as_str())
-    .bind(process.application_version)
-    .bind(current_span_traceparent())
-    .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
 }
 
 pub async fn find<'e>(
@@ -123,33 +132,55 @@ pub struct Claimed {
     pub process: Process,
     /// The `traceparent` of what last started or advanced the process.
     pub traceparent: Option<String>,
+    /// When the earliest step of any other process with work is due (in the past when one is
+    /// due now, whether or not another worker holds it); None when no other has work.
+    pub next_other_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    #[sqlx(flatten)]
+    process: ProcessRow,
+    next_other_at: Option<DateTime<Utc>>,
 }
 
 /// One process whose next step is due, locked until the caller's transaction ends; processes
 /// another worker holds are passed over.
 pub async fn claim_work(connection: &mut PgConnection) -> anyhow::Result<Option<Claimed>> {
     let statement = format!(
-        "SELECT {COLUMNS} FROM processes WHERE {WITH_WORK} AND next_attempt_at <= now() \
+        "SELECT {COLUMNS}, (SELECT min(other.next_attempt_at) FROM processes AS other \
+             WHERE other.{WITH_WORK} AND other.application_id <> processes.application_id) \
+             AS next_other_at \
+         FROM processes WHERE {WITH_WORK} AND next_attempt_at <= now() \
          ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
     );
-    let row: Option<ProcessRow> = sqlx::query_as(&statement)
+    let row: Option<ClaimedRow> = sqlx::query_as(&statement)
         .fetch_optional(connection)
         .await?;
-    row.map(|mut row| {
-        let traceparent = row.traceparent.take();
-        Process::try_from(row).map(|process| Claimed {
-            process,
-            traceparent,
-        })
-    })
+    row.map(
+        |ClaimedRow {
+             mut process,
+             next_other_at,
+         }| {
+            let traceparent = process.traceparent.take();
+            Process::try_from(process).map(|process| Claimed {
+                process,
+                traceparent,
+                next_other_at,
+            })
+        },
+    )
     .transpose()
 }
 
-/// When the earliest step that is not due yet becomes due.
-pub async fn next_work_at<'e>(
+/// When the earliest step that is not due yet becomes due (steps due now are being taken by
+/// the workers that hold them).
+pub async fn next_postponed_at<'e>(
     executor: impl PgExecutor<'e>,
 ) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let statement = format!("SELECT min(next_attempt_at) FROM processes WHERE {WITH_WORK}");
+    let statement = format!(
+        "SELECT min(next_attempt_at) FROM processes WHERE {WITH_WORK} AND next_attempt_at > now()"
+    );
     Ok(sqlx::query_scalar(&statement).fetch_one(executor).await?)
 }
 
@@ -174,6 +205,14 @@ pub async fn save(connection: &mut PgConnection, process: &Process) -> anyhow::R
         .fetch_one(connection)
         .await?;
     Process::try_from(row)
+}
+
+/// Tells the driver's workers of every replica, at commit, that a process has a step to take.
+pub async fn announce_work(connection: &mut PgConnection) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_notify('process_work', '')")
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// Puts the process's next step off by `delay` after a passing failure.

@@ -29,6 +29,31 @@ pub async fn record(
     Ok(())
 }
 
+/// Appends `steps` (name and details, in order) to the history of `application_id`, in one
+/// statement.
+pub async fn record_all(
+    connection: &mut PgConnection,
+    application_id: Uuid,
+    steps: Vec<(&str, Value)>,
+) -> anyhow::Result<()> {
+    let (names, details): (Vec<&str>, Vec<sqlx::types::Json<Value>>) = steps
+        .into_iter()
+        .map(|(name, details)| (name, sqlx::types::Json(details)))
+        .unzip();
+    sqlx::query(
+        "INSERT INTO process_steps (application_id, step, details) \
+         SELECT $1, step, details FROM unnest($2::text[], $3::jsonb[]) \
+             WITH ORDINALITY AS steps (step, details, position) \
+         ORDER BY position",
+    )
+    .bind(application_id)
+    .bind(names)
+    .bind(details)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// The whole history, oldest first.
 pub async fn history<'e>(
     executor: impl PgExecutor<'e>,

@@ -164,12 +164,14 @@ impl ApiServer {
             purchase_report_id: None,
             created_at: now,
             updated_at: now,
+            early_events: false,
         };
         let mut connection = self.pool.acquire().await.expect("connection");
         assert!(
             processes::insert_new(&mut connection, &process)
                 .await
-                .expect("process stored"),
+                .expect("process stored")
+                .is_some(),
             "a fresh id is new"
         );
         process.application_id

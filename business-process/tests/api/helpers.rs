@@ -337,6 +337,25 @@ impl TestSystem {
             .expect("reservations readable")
     }
 
+    /// What each month counts as used (the running total reservations check their limit
+    /// against) is what its RESERVED and COMMITTED reservations add up to.
+    pub async fn assert_budget_ledger_kept(&self) {
+        let months: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT month.applicant, month.used_minor, \
+                    COALESCE((SELECT sum(amount_minor) FROM reservations \
+                              WHERE applicant = month.applicant AND month = month.month \
+                                AND state <> 'RELEASED'), 0)::bigint \
+             FROM budget_months AS month",
+        )
+        .fetch_all(&self.process_pool)
+        .await
+        .expect("budget months readable");
+        assert!(!months.is_empty(), "some month was reserved against");
+        for (applicant, used, summed) in months {
+            assert_eq!(used, summed, "{applicant}'s running total");
+        }
+    }
+
     /// The next report job waiting in `reports.jobs` (no report-service runs in these tests).
     pub async fn next_report_job(&self) -> serde_json::Value {
         let (_connection, channel) = self.broker.channel().await.expect("broker reachable");

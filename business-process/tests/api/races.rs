@@ -79,6 +79,7 @@ async fn a_cancel_committed_before_the_completion_ends_the_process_cancelled_wit
         ("0".to_owned(), "0".to_owned()),
         "the budget is whole"
     );
+    system.assert_budget_ledger_kept().await;
 
     // The cancellation's own event arriving late changes nothing.
     let events = stored_events(&system, id).await;

@@ -53,11 +53,24 @@ async fn a_small_application_is_approved_at_once_and_its_purchase_report_request
         job["reportId"].as_str(),
         completed.purchase_report_id.as_deref()
     );
-    assert!(
-        job["history"]
-            .as_array()
-            .is_some_and(|history| history.len() >= 4)
+    let job_steps: Vec<&str> = job["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .filter_map(|step| step["step"].as_str())
+        .collect();
+    assert_eq!(
+        job_steps,
+        [
+            "application.created",
+            "processing.started",
+            "budget.reserved",
+            "approved.automatically",
+            "application.completed",
+        ],
+        "the job carries the history up to the completion"
     );
+    system.assert_budget_ledger_kept().await;
     let notifications = system.notifier.wait_for_accepted(1).await;
     assert_eq!(notifications[0].recipient, "alice");
     assert_eq!(notifications[0].application_id, Some(id));
@@ -153,6 +166,7 @@ async fn an_operator_rejects_a_large_application_and_the_budget_is_released() {
     assert_eq!(rejection.as_deref(), Some("есть на складе"));
     let notifications = system.notifier.wait_for_accepted(1).await;
     assert!(notifications[0].body.contains("отклонена"));
+    system.assert_budget_ledger_kept().await;
 }
 
 #[tokio::test]
@@ -190,6 +204,11 @@ async fn an_application_over_budget_is_rejected_with_the_reason() {
         .into_inner();
     assert_eq!(budget.committed, "700.00");
     assert_eq!(budget.available, "300.00");
+
+    // What is left fits exactly.
+    let third = system.file("carol", "Скрепки", "300.00").await;
+    watcher.wait_for(third, ProcessState::Completed).await;
+    system.assert_budget_ledger_kept().await;
 }
 
 #[tokio::test]
@@ -229,6 +248,7 @@ async fn cancelling_while_it_waits_releases_the_budget() {
         Some("RELEASED")
     );
     assert_eq!(system.step_count(id, "application.cancelled").await, 1);
+    system.assert_budget_ledger_kept().await;
     let timer_fired: Option<bool> = sqlx::query_scalar(
         "SELECT fired_at IS NOT NULL FROM timers WHERE application_id = $1 AND cancelled_at IS NULL",
     )

@@ -9,6 +9,13 @@
 //! so the queue's order is kept. A delivery still unacknowledged at shutdown is delivered again
 //! later. Each delivery is handled inside its [`delivery_span`], which continues the trace of
 //! the message's `traceparent` header.
+//!
+//! **Lanes.** With `lanes` above one, deliveries are handled that many at a time: each goes to
+//! the lane its [`DeliveryHandler::lane_key`] picks, and a lane handles its deliveries one after
+//! another in the order they came. Deliveries with the same key (one application's events, say)
+//! keep their order; others overlap their database round trips and commits. A lane retrying a
+//! delivery holds up only that lane. Acknowledgements go out as each delivery is settled, so not
+//! in the queue's order, which AMQP allows. One lane is the plain in-order consumer.
 
 use std::{sync::Arc, time::Duration};
 
@@ -22,6 +29,7 @@ use lapin::{
     options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions},
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, field::Empty};
 
@@ -46,6 +54,12 @@ pub enum Handled {
 #[async_trait]
 pub trait DeliveryHandler: Send + Sync + 'static {
     async fn handle(&self, delivery: &Delivery) -> Handled;
+
+    /// Deliveries with the same key are handled in order, in one lane (see the module's notes);
+    /// by default all share one.
+    fn lane_key(&self, _delivery: &Delivery) -> u64 {
+        0
+    }
 }
 
 /// Which queue, and how.
@@ -57,6 +71,8 @@ pub struct ConsumerSettings {
     pub consumer_name: String,
     pub prefetch: u16,
     pub max_backoff: Duration,
+    /// Deliveries handled at a time (at least 1; see the module's notes).
+    pub lanes: usize,
 }
 
 /// Consumes until `shutdown`, reconnecting with backoff whenever the connection is lost.
@@ -67,7 +83,7 @@ pub async fn run_consumer(
 ) {
     let mut backoff = backoff(settings.max_backoff);
     while !shutdown.is_cancelled() {
-        let outcome = consume(&settings, handler.as_ref(), &shutdown).await;
+        let outcome = consume(&settings, &handler, &shutdown).await;
         let queue = settings.queue.clone();
         metrics::gauge!(CONSUMER_CONNECTED, "queue" => queue.clone()).set(0.0);
         metrics::gauge!(CONSUMER_UNACKNOWLEDGED, "queue" => queue).set(0.0);
@@ -103,7 +119,7 @@ fn backoff(max: Duration) -> impl Iterator<Item = Duration> {
 /// One connection's worth of consuming; `Ok` at shutdown.
 async fn consume(
     settings: &ConsumerSettings,
-    handler: &dyn DeliveryHandler,
+    handler: &Arc<dyn DeliveryHandler>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let connection = connect(&settings.amqp, &settings.consumer_name).await?;
@@ -125,31 +141,90 @@ async fn consume(
         )
         .await
         .with_context(|| format!("cannot consume {}", settings.queue))?;
-    tracing::info!(queue = %settings.queue, "consuming");
+    tracing::info!(queue = %settings.queue, lanes = settings.lanes, "consuming");
     let connected = metrics::gauge!(CONSUMER_CONNECTED, "queue" => settings.queue.clone());
+    connected.set(1.0);
+    // Each lane stops at the first delivery it cannot settle (the channel failed) or at
+    // shutdown; the lanes stop together when this function ends.
+    let stop_lanes = shutdown.child_token();
+    let mut lanes = JoinSet::new();
+    let senders: Vec<mpsc::UnboundedSender<Delivery>> = (0..settings.lanes.max(1))
+        .map(|_| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            lanes.spawn(run_lane(
+                settings.clone(),
+                handler.clone(),
+                channel.clone(),
+                receiver,
+                stop_lanes.clone(),
+            ));
+            sender
+        })
+        .collect();
+    let outcome = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            ended = lanes.join_next() => {
+                break match ended {
+                    Some(Ok(Err(error))) => Err(error),
+                    Some(Err(panicked)) => Err(anyhow::anyhow!("a consumer lane panicked: {panicked}")),
+                    _ => Ok(()),
+                };
+            }
+            next = deliveries.next() => match next {
+                Some(Ok(delivery)) => {
+                    let lane = lane_of(handler.lane_key(&delivery), senders.len());
+                    // A closed lane has ended: join_next reports why on the next turn.
+                    let _ = senders[lane].send(delivery);
+                }
+                Some(Err(error)) => break Err(error.into()),
+                None => break Err(anyhow::anyhow!("the broker ended the consumer")),
+            },
+        }
+    };
+    // Deliveries still queued in a lane stay unacknowledged and come again later.
+    stop_lanes.cancel();
+    drop(senders);
+    while lanes.join_next().await.is_some() {}
+    if outcome.is_ok() {
+        connection.close(0, "shutting down".into()).await.ok();
+    }
+    outcome
+}
+
+/// The lane of a key among `lanes`.
+fn lane_of(key: u64, lanes: usize) -> usize {
+    usize::try_from(key % u64::try_from(lanes).unwrap_or(1)).unwrap_or(0)
+}
+
+/// Settles the deliveries of one lane in order until `stop` or a delivery it cannot settle.
+async fn run_lane(
+    settings: ConsumerSettings,
+    handler: Arc<dyn DeliveryHandler>,
+    channel: Channel,
+    mut deliveries: mpsc::UnboundedReceiver<Delivery>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let unacknowledged =
         metrics::gauge!(CONSUMER_UNACKNOWLEDGED, "queue" => settings.queue.clone());
-    connected.set(1.0);
     loop {
         let delivery = tokio::select! {
-            () = shutdown.cancelled() => break,
-            next = deliveries.next() => match next {
-                Some(delivery) => delivery?,
-                None => anyhow::bail!("the broker ended the consumer"),
+            () = stop.cancelled() => return Ok(()),
+            next = deliveries.recv() => match next {
+                Some(delivery) => delivery,
+                None => return Ok(()),
             },
         };
         let span = delivery_span(&settings.queue, &delivery);
-        unacknowledged.set(1.0);
-        let settled = settle(settings, handler, &channel, &delivery, shutdown)
+        unacknowledged.increment(1.0);
+        let settled = settle(&settings, handler.as_ref(), &channel, &delivery, &stop)
             .instrument(span)
-            .await?;
-        unacknowledged.set(0.0);
-        if !settled {
-            break;
+            .await;
+        unacknowledged.decrement(1.0);
+        if !settled? {
+            return Ok(());
         }
     }
-    connection.close(0, "shutting down".into()).await.ok();
-    Ok(())
 }
 
 /// The span a delivery is handled in: `message{queue, message_id, kind, trace_id}`, a child of
