@@ -185,9 +185,16 @@ async fn consume(
     // Deliveries still queued in a lane stay unacknowledged and come again later.
     stop_lanes.cancel();
     drop(senders);
-    while lanes.join_next().await.is_some() {}
     if outcome.is_ok() {
+        // At shutdown each lane finishes the delivery in hand.
+        while lanes.join_next().await.is_some() {}
         connection.close(0, "shutting down".into()).await.ok();
+    } else {
+        // The connection is gone: an acknowledgement in hand may never complete, so the lanes
+        // are aborted. A delivery being handled is rolled back with its transaction, one
+        // committed but not acknowledged is a duplicate the inbox turns into a no-op; both come
+        // again on the next connection.
+        lanes.shutdown().await;
     }
     outcome
 }
