@@ -18,6 +18,7 @@
 //! and a single change costs one claim, not one per worker. A worker that finds nothing due
 //! sleeps until the earliest postponed step, or [`IDLE_CHECK`], which is also how a replica
 //! takes over steps left by one that died.
+//!
 //! Each step runs in a span continuing the trace stored with the process, so its calls and
 //! messages stay in the trace of the event that started it.
 
@@ -84,15 +85,16 @@ impl Driver {
         while !shutdown.is_cancelled() {
             let wait = match self.step_once().await {
                 Ok(Stepped::Took {
-                    next_at,
+                    next_in,
                     next_other_at,
                 }) => {
-                    if until(next_other_at) == Some(Duration::ZERO) {
+                    let other_in = until(next_other_at);
+                    if other_in == Some(Duration::ZERO) {
                         work.notify_one();
                     }
-                    match until(next_at).into_iter().chain(until(next_other_at)).min() {
+                    match next_in.into_iter().chain(other_in).min() {
                         Some(Duration::ZERO) => continue,
-                        wait => wait.unwrap_or(IDLE_CHECK),
+                        wait => wait.map_or(IDLE_CHECK, |wait| wait.min(IDLE_CHECK)),
                     }
                 }
                 Ok(Stepped::NothingDue) => self.until_next_step().await,
@@ -135,23 +137,24 @@ impl Driver {
             trace_id = Empty,
         );
         continue_trace(&span, traceparent.as_deref());
-        let next_at = self
+        let next_in = self
             .take_step(transaction, process)
             .instrument(span)
             .await?;
         Ok(Stepped::Took {
-            next_at,
+            next_in,
             next_other_at,
         })
     }
 
-    /// The step of the claimed `process`, committed with its outcome, or postponed; when its
-    /// next step is due (None: it waits for an event, an operator or its deadline, or has ended).
+    /// The step of the claimed `process`, committed with its outcome, or postponed; how soon
+    /// its next step is due (None: it waits for an event, an operator or its deadline, or has
+    /// ended).
     async fn take_step(
         &self,
         mut transaction: Transaction<'static, Postgres>,
         mut process: Process,
-    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+    ) -> anyhow::Result<Option<Duration>> {
         let before = process.state;
         match self.step(&mut transaction, &mut process).await {
             Ok(()) => {
@@ -159,7 +162,7 @@ impl Driver {
                 processes::save(&mut transaction, &process).await?;
                 transaction.commit().await?;
                 tracing::info!(application = %process.application_id, from = %before, to = %process.state, "process stepped");
-                Ok(process.state.has_work().then(Utc::now))
+                Ok(process.state.has_work().then_some(Duration::ZERO))
             }
             Err(error) => {
                 transaction.rollback().await?;
@@ -179,9 +182,7 @@ impl Driver {
                     &format!("{error:#}"),
                 )
                 .await?;
-                Ok(chrono::Duration::from_std(delay)
-                    .ok()
-                    .map(|delay| Utc::now() + delay))
+                Ok(Some(delay))
             }
         }
     }
@@ -486,10 +487,10 @@ async fn notify(
 pub enum Stepped {
     /// No process had a step due (or every one was held by another worker).
     NothingDue,
-    /// A step was taken; the process's next step is due at `next_at`, and another process's at
+    /// A step was taken; the process's next step is due in `next_in`, and another process's at
     /// `next_other_at` (None: no next step).
     Took {
-        next_at: Option<DateTime<Utc>>,
+        next_in: Option<Duration>,
         next_other_at: Option<DateTime<Utc>>,
     },
 }

@@ -35,7 +35,7 @@ use crate::{
     http::{self as rest, HttpState},
     notifier,
     service::{Processes, ServicePolicy},
-    storage::MIGRATOR,
+    storage::{MIGRATOR, processes},
 };
 
 const SERVICE_NAMES: [&str; 2] = ["", "process.v1.BusinessProcessService"];
@@ -308,7 +308,9 @@ async fn forward_notifications(
     timers: &watch::Sender<u64>,
 ) -> anyhow::Result<()> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all(["process_work", "timers"]).await?;
+    listener
+        .listen_all([processes::WORK_CHANNEL, "timers"])
+        .await?;
     wake_all(work, timers);
     loop {
         let notification = listener.recv().await?;

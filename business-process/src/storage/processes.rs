@@ -207,9 +207,13 @@ pub async fn save(connection: &mut PgConnection, process: &Process) -> anyhow::R
     Process::try_from(row)
 }
 
+/// The channel on which decisions and deadlines tell every replica's driver of a step to take.
+pub const WORK_CHANNEL: &str = "process_work";
+
 /// Tells the driver's workers of every replica, at commit, that a process has a step to take.
 pub async fn announce_work(connection: &mut PgConnection) -> anyhow::Result<()> {
-    sqlx::query("SELECT pg_notify('process_work', '')")
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(WORK_CHANNEL)
         .execute(connection)
         .await?;
     Ok(())

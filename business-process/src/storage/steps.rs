@@ -20,13 +20,7 @@ pub async fn record(
     step: &str,
     details: Value,
 ) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO process_steps (application_id, step, details) VALUES ($1, $2, $3)")
-        .bind(application_id)
-        .bind(step)
-        .bind(sqlx::types::Json(details))
-        .execute(connection)
-        .await?;
-    Ok(())
+    record_all(connection, application_id, vec![(step, details)]).await
 }
 
 /// Appends `steps` (name and details, in order) to the history of `application_id`, in one
