@@ -399,7 +399,7 @@ impl ProcessWatcher {
         if current.as_deref() == Some(state.as_str()) {
             return;
         }
-        tokio::time::timeout(PATIENCE, async {
+        let waited = tokio::time::timeout(PATIENCE, async {
             loop {
                 let notification = self.listener.recv().await.expect("notification");
                 if notification.payload() == wanted {
@@ -407,8 +407,18 @@ impl ProcessWatcher {
                 }
             }
         })
-        .await
-        .unwrap_or_else(|_| panic!("process {application_id} never became {state}"));
+        .await;
+        if waited.is_err() {
+            // Where it stopped, for whoever reads the failure.
+            let stored: Option<(String, i32, Option<String>)> = sqlx::query_as(
+                "SELECT state, attempts, last_error FROM processes WHERE application_id = $1",
+            )
+            .bind(application_id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("processes readable");
+            panic!("process {application_id} never became {state}; stored: {stored:?}");
+        }
     }
 
     /// Waits until `count` processes are in `state`.
