@@ -13,22 +13,24 @@
 //!   change before anything else, and a version is written only after the previous one
 //!   committed, so a later version always has a later transaction id: each application's
 //!   events leave in commit order.
-//! - **Confirms.** Publishes are `mandatory` on a confirm channel and pipelined: a batch is sent,
-//!   then its confirms are awaited in order. An Ack carrying a returned (unroutable) message, a
-//!   Nack, an error or a timeout is a failure: the position advances only over the confirmed
-//!   prefix, and the next attempt republishes from the first unconfirmed row, after a backoff.
-//!   Consumers drop duplicates by `message_id`.
+//! - **Confirms.** Publishes are `mandatory` on a confirm channel and pipelined: rows are sent as
+//!   soon as they are committed, up to two batches ahead of the confirms, which are taken in
+//!   order as they come. An Ack carrying a returned (unroutable) message, a Nack, an error or a
+//!   timeout is a failure: the position advances only over the confirmed prefix, and the next
+//!   attempt republishes from the first unconfirmed row, after a backoff. Consumers drop
+//!   duplicates by `message_id`.
 //! - **Waking.** A statement trigger sends `NOTIFY outbox` on commit; the relay sleeps until
 //!   then (or, as a safety net, `idle_check`). An idle system makes no busy queries.
 //! - **Reconnecting.** lapin's own recovery gives up after a bounded number of attempts, so the
 //!   relay opens a fresh connection itself, with backoff, for as long as it runs.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::FutureExt as _;
 use lapin::{
-    Channel, Confirmation, Connection,
+    Channel, Confirmation, Connection, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions},
     types::ShortString,
 };
@@ -36,13 +38,13 @@ use sqlx::{Connection as _, PgConnection, PgPool, postgres::PgListener};
 use tokio::{
     sync::{Notify, watch},
     task::JoinHandle,
-    time::{Instant, timeout},
+    time::Instant,
 };
 use tokio_util::sync::CancellationToken;
 
-use super::store::{self, PendingRow, Position};
+use super::store::{self, Position};
 use crate::{
-    amqp::{self, AmqpSettings},
+    amqp::{self, AmqpSettings, OutgoingMessage},
     database::DatabaseSettings,
 };
 
@@ -123,12 +125,120 @@ pub struct RelayHandle {
 }
 
 enum Round {
-    /// Everything committed is out; sleep until notified.
+    /// Everything committed is sent; read again when notified.
     Drained,
     /// A full batch went out; there may be more.
     MoreReady,
     /// Rows wait for an older transaction to finish.
     WaitingForHorizon,
+}
+
+/// Why `pump` returned without a failure.
+enum Pumped {
+    Stopped,
+    /// Nothing is in flight and published rows are due to be pruned.
+    PruneDue,
+}
+
+/// Messages sent and not yet confirmed, oldest first.
+struct Pipeline {
+    /// Every row up to here is confirmed.
+    published: Position,
+    /// Every row up to here is sent.
+    sent: Position,
+    in_flight: VecDeque<InFlight>,
+    /// Confirmed since they were last counted.
+    newly_confirmed: u64,
+    /// Confirmed since the position was last written.
+    unrecorded: u64,
+}
+
+struct InFlight {
+    position: Position,
+    confirm: PublisherConfirm,
+    /// The confirm must come by then, or the publish counts as failed.
+    deadline: Instant,
+}
+
+impl Pipeline {
+    fn new(published: Position) -> Self {
+        Self {
+            published,
+            sent: published,
+            in_flight: VecDeque::new(),
+            newly_confirmed: 0,
+            unrecorded: 0,
+        }
+    }
+
+    /// Takes the front's outcome and every further confirm already in; stops at the first
+    /// failure, which the caller reports after recording the prefix before it.
+    fn settle(&mut self, front: Result<(), Failure>) -> Result<(), Failure> {
+        let mut outcome = front;
+        loop {
+            if let Err(failure) = outcome {
+                self.in_flight.clear();
+                return Err(failure);
+            }
+            let Some(settled) = self.in_flight.pop_front() else {
+                return Ok(());
+            };
+            self.published = settled.position;
+            self.newly_confirmed += 1;
+            let Some(next) = self.in_flight.front_mut() else {
+                return Ok(());
+            };
+            match (&mut next.confirm).now_or_never() {
+                Some(confirmation) => outcome = judge(Ok(confirmation)),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Writes the confirmed prefix as published.
+async fn record_position(
+    database: &mut PgConnection,
+    pipeline: &mut Pipeline,
+) -> Result<(), Failure> {
+    if pipeline.unrecorded == 0 {
+        return Ok(());
+    }
+    store::record_published(database, pipeline.published)
+        .await
+        .map_err(Failure::Database)?;
+    pipeline.unrecorded = 0;
+    Ok(())
+}
+
+/// The outcome of the oldest unconfirmed publish, by its deadline; pending forever when
+/// nothing is in flight.
+async fn confirmation(front: Option<&mut InFlight>) -> Result<(), Failure> {
+    let Some(front) = front else {
+        return std::future::pending().await;
+    };
+    let deadline = front.deadline;
+    judge(tokio::time::timeout_at(deadline, &mut front.confirm).await)
+}
+
+fn judge(
+    outcome: Result<lapin::Result<Confirmation>, tokio::time::error::Elapsed>,
+) -> Result<(), Failure> {
+    match outcome {
+        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+        Ok(Ok(Confirmation::Ack(Some(returned)))) => Err(Failure::Refused(format!(
+            "returned as unroutable: {} {}",
+            returned.reply_code, returned.reply_text
+        ))),
+        Ok(Ok(Confirmation::Nack(_))) => {
+            Err(Failure::Refused("negatively acknowledged".to_owned()))
+        }
+        Ok(Ok(Confirmation::NotRequested)) => Err(Failure::Broker(anyhow::anyhow!(
+            "the channel does not confirm publishes"
+        ))),
+        Ok(Err(error)) => Err(Failure::Broker(error.into())),
+        Err(_) => Err(Failure::Broker(anyhow::anyhow!("no confirm in time"))),
+    }
 }
 
 enum Failure {
@@ -268,17 +378,21 @@ impl Relay {
                 }
                 next_prune = Instant::now() + PRUNE_INTERVAL;
             }
-            let wait = match self.round(database, &channel, &mut published).await {
-                Ok(Round::MoreReady) => continue,
-                Ok(Round::Drained) => {
-                    record_backlog(&self.settings.app_id, 0, None);
-                    backoff = self.backoff();
-                    self.settings.idle_check
-                }
-                Ok(Round::WaitingForHorizon) => {
-                    backoff = self.backoff();
-                    HORIZON_RECHECK
-                }
+            let mut pipeline = Pipeline::new(published);
+            let outcome = self
+                .pump(
+                    database,
+                    &channel,
+                    &mut pipeline,
+                    wake,
+                    shutdown,
+                    next_prune,
+                )
+                .await;
+            published = pipeline.published;
+            let wait = match outcome {
+                Ok(Pumped::Stopped) => return Ok(()),
+                Ok(Pumped::PruneDue) => continue,
                 Err(Failure::Database(error)) => return Err(error),
                 Err(Failure::Broker(error)) => {
                     tracing::warn!(error = %format!("{error:#}"), "outbox relay lost its rabbitmq channel");
@@ -295,10 +409,8 @@ impl Relay {
                     backoff.next().unwrap_or(self.settings.max_backoff)
                 }
             };
-            tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                () = wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+            if sleep_or_stop(wait, shutdown).await {
+                return Ok(());
             }
         }
     }
@@ -315,110 +427,156 @@ impl Relay {
         Ok((connection, channel))
     }
 
-    /// Publishes the next batch of committed rows and records how far it got.
-    async fn round(
+    /// Publishes on `channel` until shutdown, until a prune is due, or until the first failure.
+    ///
+    /// Reading and confirming overlap: rows committed while earlier ones await their confirms
+    /// are read and sent at once, up to `2 × batch_size` unconfirmed messages, so a row's way
+    /// out does not wait for the round trip of the batch before it. The position advances over
+    /// the confirmed prefix only.
+    async fn pump(
         &self,
         database: &mut PgConnection,
         channel: &Channel,
-        published: &mut Position,
+        pipeline: &mut Pipeline,
+        wake: &Notify,
+        shutdown: &CancellationToken,
+        prune_at: Instant,
+    ) -> Result<Pumped, Failure> {
+        let window = usize::try_from(self.settings.batch_size.max(1) * 2).unwrap_or(usize::MAX);
+        // When to read the outbox again: now, after a pause for the horizon, or on a wake-up.
+        let mut read_at = Some(Instant::now());
+        loop {
+            let room = window.saturating_sub(pipeline.in_flight.len());
+            if room > 0 && read_at.is_some_and(|at| at <= Instant::now()) {
+                read_at = match self.send_next(database, channel, pipeline, room).await? {
+                    Round::MoreReady => Some(Instant::now()),
+                    Round::WaitingForHorizon => Some(Instant::now() + HORIZON_RECHECK),
+                    Round::Drained => {
+                        if pipeline.in_flight.is_empty() {
+                            record_backlog(&self.settings.app_id, 0, None);
+                        }
+                        None
+                    }
+                };
+                if read_at.is_some_and(|at| at <= Instant::now()) {
+                    continue;
+                }
+            }
+            if Instant::now() >= prune_at && pipeline.in_flight.is_empty() {
+                return Ok(Pumped::PruneDue);
+            }
+            let pause_until = match read_at {
+                Some(at) if room > 0 => at,
+                _ => Instant::now() + self.settings.idle_check,
+            };
+            let front = pipeline.in_flight.front_mut();
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    record_position(database, pipeline).await?;
+                    return Ok(Pumped::Stopped);
+                }
+                outcome = confirmation(front) => {
+                    let outcome = pipeline.settle(outcome);
+                    self.count_confirmed(pipeline);
+                    // The position is only where a new leader starts again: it is written
+                    // once a batch is confirmed, when nothing is in flight, and on a failure.
+                    if outcome.is_err()
+                        || pipeline.in_flight.is_empty()
+                        || pipeline.unrecorded >= self.settings.batch_size.unsigned_abs()
+                    {
+                        record_position(database, pipeline).await?;
+                    }
+                    outcome?;
+                }
+                () = wake.notified() => read_at = Some(Instant::now()),
+                () = tokio::time::sleep_until(pause_until) => read_at = Some(Instant::now()),
+            }
+        }
+    }
+
+    /// Reads up to `room` committed rows after the last one sent and sends those whose
+    /// transactions are below the horizon.
+    async fn send_next(
+        &self,
+        database: &mut PgConnection,
+        channel: &Channel,
+        pipeline: &mut Pipeline,
+        room: usize,
     ) -> Result<Round, Failure> {
-        let rows = store::pending(database, *published, self.settings.batch_size)
+        let limit = self
+            .settings
+            .batch_size
+            .min(i64::try_from(room).unwrap_or(i64::MAX));
+        let rows = store::pending(database, pipeline.sent, limit)
             .await
             .map_err(Failure::Database)?;
         let Some(horizon) = rows.first().map(|row| row.horizon) else {
             return Ok(Round::Drained);
         };
         let fetched = rows.len();
-        let ready: Vec<PendingRow> = rows
-            .into_iter()
-            .take_while(|row| row.transaction < horizon)
-            .collect();
-        let waiting = ready.len() < fetched;
-        let (confirmed, failure) = self.publish(channel, ready).await;
-        if let Some(position) = confirmed.last() {
-            store::record_published(database, *position)
-                .await
-                .map_err(Failure::Database)?;
-            *published = *position;
-            let count = confirmed.len() as u64;
-            self.stats.send_modify(|stats| stats.published += count);
-            metrics::counter!("zayavki_relay_published_total", "service" => self.settings.app_id.clone())
-                .increment(count);
+        let mut ready = 0;
+        for row in rows.into_iter().take_while(|row| row.transaction < horizon) {
+            ready += 1;
+            let position = row.position();
+            // A publish not even handed to the connection in time counts as failed too.
+            let confirm = tokio::time::timeout(
+                self.settings.confirm_timeout,
+                self.send(channel, row.message),
+            )
+            .await
+            .map_err(|_| Failure::Broker(anyhow::anyhow!("a publish was not sent in time")))?
+            .map_err(|error| Failure::Broker(error.into()))?;
+            pipeline.sent = position;
+            pipeline.in_flight.push_back(InFlight {
+                position,
+                confirm,
+                deadline: Instant::now() + self.settings.confirm_timeout,
+            });
         }
-        match failure {
-            Some(failure) => Err(failure),
-            None if waiting => Ok(Round::WaitingForHorizon),
-            None if fetched as i64 == self.settings.batch_size => Ok(Round::MoreReady),
-            None => Ok(Round::Drained),
-        }
+        Ok(if ready < fetched {
+            Round::WaitingForHorizon
+        } else if fetched as i64 == limit {
+            Round::MoreReady
+        } else {
+            Round::Drained
+        })
     }
 
-    /// Sends every row, then awaits the confirms in order; returns the positions of the
-    /// confirmed prefix and the first failure.
-    async fn publish(
+    async fn send(
         &self,
         channel: &Channel,
-        rows: Vec<PendingRow>,
-    ) -> (Vec<Position>, Option<Failure>) {
-        let mut sent = Vec::with_capacity(rows.len());
-        let mut failure = None;
-        for row in rows {
-            let position = row.position();
-            let message = row.message;
-            let properties = amqp::properties(&message, &self.settings.app_id);
-            let options = BasicPublishOptions {
-                mandatory: !self
-                    .settings
-                    .optional_routing_keys
-                    .contains(&message.routing_key),
-                ..BasicPublishOptions::default()
-            };
-            match channel
-                .basic_publish(
-                    ShortString::from(message.exchange),
-                    ShortString::from(message.routing_key),
-                    options,
-                    message.body.as_bytes(),
-                    properties,
-                )
-                .await
-            {
-                Ok(confirm) => sent.push((position, confirm)),
-                Err(error) => {
-                    failure = Some(Failure::Broker(error.into()));
-                    break;
-                }
-            }
+        message: OutgoingMessage,
+    ) -> lapin::Result<PublisherConfirm> {
+        let properties = amqp::properties(&message, &self.settings.app_id);
+        let options = BasicPublishOptions {
+            mandatory: !self
+                .settings
+                .optional_routing_keys
+                .contains(&message.routing_key),
+            ..BasicPublishOptions::default()
+        };
+        channel
+            .basic_publish(
+                ShortString::from(message.exchange),
+                ShortString::from(message.routing_key),
+                options,
+                message.body.as_bytes(),
+                properties,
+            )
+            .await
+    }
+
+    /// Counts the confirms settled since the last call.
+    fn count_confirmed(&self, pipeline: &mut Pipeline) {
+        let count = std::mem::take(&mut pipeline.newly_confirmed);
+        if count == 0 {
+            return;
         }
-        let mut confirmed = Vec::with_capacity(sent.len());
-        for (position, confirm) in sent {
-            let outcome = match timeout(self.settings.confirm_timeout, confirm).await {
-                Ok(Ok(Confirmation::Ack(None))) => None,
-                Ok(Ok(Confirmation::Ack(Some(returned)))) => Some(Failure::Refused(format!(
-                    "returned as unroutable: {} {}",
-                    returned.reply_code, returned.reply_text
-                ))),
-                Ok(Ok(Confirmation::Nack(_))) => {
-                    Some(Failure::Refused("negatively acknowledged".to_owned()))
-                }
-                Ok(Ok(Confirmation::NotRequested)) => Some(Failure::Broker(anyhow::anyhow!(
-                    "the channel does not confirm publishes"
-                ))),
-                Ok(Err(error)) => Some(Failure::Broker(error.into())),
-                Err(_) => Some(Failure::Broker(anyhow::anyhow!(
-                    "no confirm within {:?}",
-                    self.settings.confirm_timeout
-                ))),
-            };
-            match outcome {
-                None => confirmed.push(position),
-                Some(first_failure) => {
-                    failure = Some(first_failure);
-                    break;
-                }
-            }
-        }
-        (confirmed, failure)
+        pipeline.unrecorded += count;
+        self.stats.send_modify(|stats| stats.published += count);
+        metrics::counter!("zayavki_relay_published_total", "service" => self.settings.app_id.clone())
+            .increment(count);
     }
 
     /// Counts a failed attempt and reports what waits.
