@@ -113,6 +113,11 @@ pub async fn spawn_system_with(
 ) -> TestSystem {
     init_test_logs();
     let broker = Arc::new(TestBroker::fresh().await.expect("test vhost"));
+    // As the start command does before any service starts: a message a test puts on a queue
+    // must find it there, whether or not a consumer has connected yet.
+    zayavki_common::amqp::topology::declare_topology_at(&broker.settings(), "test setup")
+        .await
+        .expect("topology declared");
     let applications_database = TestDatabase::fresh();
     let mut application_settings = ApplicationSettings::for_database(applications_database.url());
     application_settings.identity = identity();

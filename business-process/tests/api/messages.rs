@@ -43,11 +43,14 @@ pub async fn confirming_channel(system: &TestSystem) -> (lapin::Connection, lapi
 /// Publishes `body` straight to business-process's queue, as the relay would.
 pub async fn deliver(system: &TestSystem, message_id: Uuid, body: &str) {
     let (_connection, channel) = confirming_channel(system).await;
-    channel
+    let confirmation = channel
         .basic_publish(
             ShortString::from(""),
             ShortString::from(topology::BUSINESS_PROCESS_APPLICATION_EVENTS),
-            BasicPublishOptions::default(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
             body.as_bytes(),
             BasicProperties::default()
                 .with_message_id(ShortString::from(message_id.to_string()))
@@ -57,6 +60,11 @@ pub async fn deliver(system: &TestSystem, message_id: Uuid, body: &str) {
         .expect("published")
         .await
         .expect("confirmed");
+    assert!(
+        confirmation.is_ack() && confirmation.take_message().is_none(),
+        "the broker put the message on {}",
+        topology::BUSINESS_PROCESS_APPLICATION_EVENTS
+    );
 }
 
 /// Publishes a report event to `reports.events`, as report-service would.
