@@ -57,7 +57,7 @@ impl Default for RetrySettings {
 }
 
 /// Why a notification was not accepted.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SendError {
     #[error("the notification service is considered down (circuit breaker {})", .0.state)]
     BreakerOpen(Rejected),
@@ -161,17 +161,39 @@ impl NotifierClient {
     }
 
     /// Sends one notification, retrying what may pass on a second try.
+    ///
+    /// `BreakerOpen` means the service was not called at all. When calls were made and failed
+    /// and the breaker then stopped the retries, the last call's failure is returned: the
+    /// notification was tried.
     #[tracing::instrument(skip_all, fields(notification_id = %notification.id))]
     pub async fn send(&self, notification: &NewNotification) -> Result<(), SendError> {
         let body = NotificationBody::from(notification);
-        (|| self.attempt(&body))
-            .retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(SendError::worth_retrying_now)
-            .notify(|error, delay| {
-                tracing::debug!(error = %error, retry_in = ?delay, "notification attempt failed");
-            })
-            .await
+        let last_call_failure = std::sync::Mutex::new(None);
+        let outcome = (|| async {
+            let outcome = self.attempt(&body).await;
+            if let Err(error) = &outcome
+                && !matches!(error, SendError::BreakerOpen(_))
+            {
+                *last_call_failure
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.clone());
+            }
+            outcome
+        })
+        .retry(self.backoff())
+        .sleep(tokio::time::sleep)
+        .when(SendError::worth_retrying_now)
+        .notify(|error, delay| {
+            tracing::debug!(error = %error, retry_in = ?delay, "notification attempt failed");
+        })
+        .await;
+        match outcome {
+            Err(SendError::BreakerOpen(rejected)) => Err(last_call_failure
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .unwrap_or(SendError::BreakerOpen(rejected))),
+            outcome => outcome,
+        }
     }
 
     fn backoff(&self) -> impl backon::Backoff + use<> {

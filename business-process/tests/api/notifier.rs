@@ -124,6 +124,24 @@ async fn an_open_breaker_fails_fast_without_calling_the_service() {
 }
 
 #[tokio::test]
+async fn a_send_the_breaker_cuts_short_reports_the_failure_of_the_calls_it_made() {
+    let fake = FakeNotificationService::start().await;
+    let client = settings_for(fake.address()).client().expect("a client");
+    fake.behave(Behaviour::Fail);
+    assert!(client.send(&notification(1)).await.is_err());
+    assert_eq!(fake.requests(), 3);
+
+    // Its first two calls fail (the second opens the breaker); the third is never made.
+    let outcome = client.send(&notification(2)).await;
+
+    assert_eq!(fake.requests(), 5);
+    assert!(
+        matches!(&outcome, Err(error) if error.is_transient() && !matches!(error, SendError::BreakerOpen(_))),
+        "the notification was tried, and failed: {outcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn notifications_queued_while_the_service_is_down_are_delivered_once_when_it_recovers() {
     let database = NotifierDatabase::create().await;
     let mut fake = FakeNotificationService::start().await;
