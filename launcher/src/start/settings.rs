@@ -73,7 +73,7 @@ impl StartSettings {
             rabbitmq_ui: RabbitMqUi::new(&amqp_url, env_optional("RABBITMQ_MANAGEMENT_URL")),
             amqp: AmqpSettings::new(amqp_url),
             supervisor: SupervisorSettings {
-                restart: RestartPolicy::default(),
+                restart: restart_policy()?,
                 stop_grace: shutdown_grace + STOP_MARGIN,
                 ready_patience: Duration::from_secs(env_parse(
                     "ZAYAVKI_READY_TIMEOUT_SECONDS",
@@ -87,4 +87,20 @@ impl StartSettings {
             search_index_dir: PathBuf::from(env_or("SEARCH_INDEX_DIR", "data/search-index")),
         })
     }
+}
+
+/// The restart pauses; `ZAYAVKI_RESTART_DELAY_MS` sets the first (default 500), which then
+/// doubles up to 30 s while a service keeps failing.
+fn restart_policy() -> anyhow::Result<RestartPolicy> {
+    let default = RestartPolicy::default();
+    let initial = Duration::from_millis(env_parse(
+        "ZAYAVKI_RESTART_DELAY_MS",
+        u64::try_from(default.initial.as_millis()).unwrap_or(500),
+    )?);
+    anyhow::ensure!(
+        initial <= default.max,
+        "ZAYAVKI_RESTART_DELAY_MS must be at most {} ms",
+        default.max.as_millis()
+    );
+    Ok(RestartPolicy { initial, ..default })
 }

@@ -346,6 +346,9 @@ async fn a_replica_killed_under_a_load_of_reads_costs_no_read_and_comes_back() {
     let system = start_system_with(&[
         ("ZAYAVKI_REPLICAS", "2"),
         ("ZAYAVKI_SERVICES", "application,gateway"),
+        // The killed replica stays away longer than HAProxy takes to mark it down (two failed
+        // checks: at most 2 s + 0.5 s), so that is seen whatever the machine's pace.
+        ("ZAYAVKI_RESTART_DELAY_MS", "5000"),
     ])
     .await;
     let gateway = gateway_of(&system);
