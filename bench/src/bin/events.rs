@@ -252,7 +252,17 @@ async fn purge_event_queues(channel: &Channel) -> anyhow::Result<()> {
 /// Files applications at a steady rate and records how long each event took to arrive.
 async fn steady_lag(broker: &TestBroker, options: &Options) -> anyhow::Result<Lags> {
     let (_connection, channel) = broker.channel().await?;
-    let consumer = quorum_subscriber(&channel).await?;
+    // A quorum queue delivers a message only once the broker has committed it, which is also
+    // when the publisher's confirm can be sent: its delivery does not overtake the confirm, as
+    // a classic queue's would.
+    let consumer = broker
+        .subscribe_quorum(
+            &channel,
+            "bench.lag",
+            topology::APPLICATIONS_EVENTS,
+            "application.created",
+        )
+        .await?;
     let classic = broker
         .subscribe(
             &channel,
@@ -335,48 +345,6 @@ async fn record_lags(
         }
     }
     Ok(lag)
-}
-
-/// A quorum queue of its own bound to `application.created`, consumed. A quorum queue delivers
-/// a message only once the broker has committed it, which is also when the publisher's confirm
-/// can be sent: the delivery does not overtake the confirm, as a classic queue's would.
-async fn quorum_subscriber(channel: &Channel) -> anyhow::Result<lapin::Consumer> {
-    let queue = "bench.lag";
-    let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            arguments,
-        )
-        .await?;
-    channel
-        .queue_bind(
-            queue.into(),
-            topology::APPLICATIONS_EVENTS.into(),
-            "application.created".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    Ok(channel
-        .basic_consume(
-            queue.into(),
-            "bench-lag".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..BasicConsumeOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?)
 }
 
 fn millis(duration: Duration) -> f64 {

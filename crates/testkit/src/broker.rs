@@ -82,37 +82,31 @@ impl TestBroker {
         exchange: &str,
         routing_key: &str,
     ) -> anyhow::Result<lapin::Consumer> {
-        let queue = channel
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                exchange.into(),
-                routing_key.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(channel
-            .basic_consume(
-                queue.name().clone(),
-                "test".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..BasicConsumeOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?)
+        let options = QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = ("", options, FieldTable::default());
+        declare_and_consume(channel, queue, exchange, routing_key).await
+    }
+
+    /// A consumer on a durable quorum queue named `queue` bound to `exchange` with
+    /// `routing_key`; it goes with the virtual host. A quorum queue delivers a message only once
+    /// the broker has committed it, as the services' own queues do.
+    pub async fn subscribe_quorum(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        exchange: &str,
+        routing_key: &str,
+    ) -> anyhow::Result<lapin::Consumer> {
+        let options = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        let queue = (queue, options, amqp::topology::quorum([]));
+        declare_and_consume(channel, queue, exchange, routing_key).await
     }
 
     /// The management API's view of this virtual host, e.g. `queues` or `exchanges`.
@@ -150,4 +144,38 @@ impl Drop for TestBroker {
             );
         }
     }
+}
+
+/// Declares `queue` (name, empty for one the broker names; options; arguments), binds it to
+/// `exchange` with `routing_key` and consumes it without acknowledgements.
+async fn declare_and_consume(
+    channel: &Channel,
+    (name, options, arguments): (&str, QueueDeclareOptions, FieldTable),
+    exchange: &str,
+    routing_key: &str,
+) -> anyhow::Result<lapin::Consumer> {
+    let declared = channel
+        .queue_declare(name.into(), options, arguments)
+        .await?;
+    let queue = declared.name().as_str();
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(channel
+        .basic_consume(
+            queue.into(),
+            format!("test {queue}").as_str().into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?)
 }

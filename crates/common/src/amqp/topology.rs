@@ -141,7 +141,8 @@ fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value.to_owned()))
 }
 
-fn quorum<const N: usize>(extra: [(&str, AMQPValue); N]) -> FieldTable {
+/// The arguments of a quorum queue, with `extra` ones.
+pub fn quorum<const N: usize>(extra: [(&str, AMQPValue); N]) -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert(ShortString::from("x-queue-type"), text("quorum"));
     for (key, value) in extra {

@@ -147,8 +147,6 @@ struct Pipeline {
     /// Every row up to here is sent.
     sent: Position,
     in_flight: VecDeque<InFlight>,
-    /// Confirmed since they were last counted.
-    newly_confirmed: u64,
     /// Confirmed since the position was last written.
     unrecorded: u64,
 }
@@ -166,31 +164,33 @@ impl Pipeline {
             published,
             sent: published,
             in_flight: VecDeque::new(),
-            newly_confirmed: 0,
             unrecorded: 0,
         }
     }
 
-    /// Takes the front's outcome and every further confirm already in; stops at the first
-    /// failure, which the caller reports after recording the prefix before it.
-    fn settle(&mut self, front: Result<(), Failure>) -> Result<(), Failure> {
+    /// Takes the front's outcome and every further confirm already in; returns how many were
+    /// confirmed and the first failure, which the caller reports after recording the prefix
+    /// before it.
+    fn settle(&mut self, front: Result<(), Failure>) -> (u64, Result<(), Failure>) {
+        let mut confirmed = 0;
         let mut outcome = front;
         loop {
             if let Err(failure) = outcome {
                 self.in_flight.clear();
-                return Err(failure);
+                return (confirmed, Err(failure));
             }
             let Some(settled) = self.in_flight.pop_front() else {
-                return Ok(());
+                return (confirmed, Ok(()));
             };
             self.published = settled.position;
-            self.newly_confirmed += 1;
+            self.unrecorded += 1;
+            confirmed += 1;
             let Some(next) = self.in_flight.front_mut() else {
-                return Ok(());
+                return (confirmed, Ok(()));
             };
             match (&mut next.confirm).now_or_never() {
                 Some(confirmation) => outcome = judge(Ok(confirmation)),
-                None => return Ok(()),
+                None => return (confirmed, Ok(())),
             }
         }
     }
@@ -477,8 +477,8 @@ impl Relay {
                     return Ok(Pumped::Stopped);
                 }
                 outcome = confirmation(front) => {
-                    let outcome = pipeline.settle(outcome);
-                    self.count_confirmed(pipeline);
+                    let (confirmed, outcome) = pipeline.settle(outcome);
+                    self.count_published(confirmed);
                     // The position is only where a new leader starts again: it is written
                     // once a batch is confirmed, when nothing is in flight, and on a failure.
                     if outcome.is_err()
@@ -567,13 +567,10 @@ impl Relay {
             .await
     }
 
-    /// Counts the confirms settled since the last call.
-    fn count_confirmed(&self, pipeline: &mut Pipeline) {
-        let count = std::mem::take(&mut pipeline.newly_confirmed);
+    fn count_published(&self, count: u64) {
         if count == 0 {
             return;
         }
-        pipeline.unrecorded += count;
         self.stats.send_modify(|stats| stats.published += count);
         metrics::counter!("zayavki_relay_published_total", "service" => self.settings.app_id.clone())
             .increment(count);
