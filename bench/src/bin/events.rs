@@ -33,11 +33,8 @@ use clap::Parser;
 use futures::StreamExt;
 use lapin::{
     Channel,
-    options::{
-        BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions,
-        QueueDeclareOptions, QueuePurgeOptions,
-    },
-    types::{AMQPValue, FieldTable, ShortString},
+    options::{BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions},
+    types::ShortString,
 };
 use zayavki_bench::{drafts::DraftGenerator, latency::LatencyRecorder, service::spawn_service};
 use zayavki_common::{
