@@ -418,8 +418,9 @@ async fn a_replica_killed_under_a_load_of_reads_costs_no_read_and_comes_back() {
         "reads failed: {failures:?}\n{}",
         system.transcript()
     );
+    // HAProxy prints its servers' state changes on stderr.
     let marked_down = system
-        .stdout
+        .stderr
         .wait_for(|line| line.contains("application-http-2 is DOWN"))
         .await;
     assert!(marked_down.is_some(), "{}", system.transcript());
@@ -432,7 +433,7 @@ async fn a_replica_killed_under_a_load_of_reads_costs_no_read_and_comes_back() {
         .await;
     drop(restarted);
     let back = system
-        .stdout
+        .stderr
         .wait_for(|line| line.contains("rest_application/application-http-2 is UP"))
         .await;
     assert!(back.is_some(), "{}", system.transcript());
