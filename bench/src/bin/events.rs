@@ -2,7 +2,8 @@
 //!
 //! 1. Throughput: the relay publishing `--events` committed outbox rows (confirms, `mandatory`,
 //!    commit order) against a bare loop that publishes the same messages with the same
-//!    properties on a confirm channel, pipelined in batches of the relay's size.
+//!    properties on a confirm channel, with the relay's window: up to two of its batches
+//!    unconfirmed, the oldest confirm awaited whenever the window is full.
 //! 2. Lag at a steady rate: creates at `--rate` per second for `--seconds` through gRPC, after
 //!    `--warmup-seconds` of the same not measured; for each event, the time from the moment
 //!    its application was stamped (before its transaction) to its delivery from a quorum queue.
@@ -19,7 +20,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use application_service::{
@@ -32,7 +36,7 @@ use chrono::Utc;
 use clap::Parser;
 use futures::StreamExt;
 use lapin::{
-    Channel,
+    Channel, PublisherConfirm,
     options::{BasicPublishOptions, ConfirmSelectOptions, QueuePurgeOptions},
     types::ShortString,
 };
@@ -205,33 +209,46 @@ async fn bare_throughput(
         mandatory: true,
         ..BasicPublishOptions::default()
     };
+    // The relay's own window: up to two batches unconfirmed, the oldest confirm awaited
+    // whenever it is full.
+    let window = batch.max(1) * 2;
+    let mut in_flight = VecDeque::with_capacity(window);
     let started = Instant::now();
-    for chunk in messages.chunks(batch) {
-        let mut confirms = Vec::with_capacity(chunk.len());
-        for message in chunk {
-            confirms.push(
-                channel
-                    .basic_publish(
-                        ShortString::from(message.exchange.clone()),
-                        ShortString::from(message.routing_key.clone()),
-                        mandatory,
-                        message.body.as_bytes(),
-                        amqp::properties(message, "bench"),
-                    )
-                    .await?,
-            );
+    for message in messages {
+        if in_flight.len() == window {
+            settle(in_flight.pop_front()).await?;
         }
-        for confirm in confirms {
-            let confirmation = confirm.await?;
-            anyhow::ensure!(
-                confirmation.is_ack() && confirmation.take_message().is_none(),
-                "the broker refused a message"
-            );
-        }
+        in_flight.push_back(
+            channel
+                .basic_publish(
+                    ShortString::from(message.exchange.clone()),
+                    ShortString::from(message.routing_key.clone()),
+                    mandatory,
+                    message.body.as_bytes(),
+                    amqp::properties(message, "bench"),
+                )
+                .await?,
+        );
+    }
+    while let Some(confirm) = in_flight.pop_front() {
+        settle(Some(confirm)).await?;
     }
     let elapsed = started.elapsed();
     connection.close(0, "done".into()).await.ok();
     Ok(messages.len() as f64 / elapsed.as_secs_f64())
+}
+
+/// Awaits one publish's confirm: an Ack without a returned message, or an error.
+async fn settle(confirm: Option<PublisherConfirm>) -> anyhow::Result<()> {
+    let Some(confirm) = confirm else {
+        return Ok(());
+    };
+    let confirmation = confirm.await?;
+    anyhow::ensure!(
+        confirmation.is_ack() && confirmation.take_message().is_none(),
+        "the broker refused a message"
+    );
+    Ok(())
 }
 
 async fn purge_event_queues(channel: &Channel) -> anyhow::Result<()> {
