@@ -585,6 +585,37 @@ async fn a_restarted_relay_publishes_what_was_written_while_it_was_away() {
     );
 }
 
+/// A broker that accepts connections and never answers (a half-dead host, a black-holed
+/// route) fails each attempt after the confirm timeout: the relay goes on trying instead of
+/// waiting on one connection for good, and writes go on meanwhile.
+#[tokio::test]
+async fn a_broker_that_never_answers_fails_each_attempt_in_time() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a listener");
+    let address = silent.local_addr().expect("its address");
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            connections.push(connection);
+        }
+    });
+    let app = spawn_app_with(|settings| {
+        let mut relay = test_relay_settings(AmqpSettings::new(format!(
+            "amqp://guest:guest@{address}/%2f"
+        )));
+        relay.confirm_timeout = Duration::from_millis(300);
+        settings.events = Some(relay);
+    })
+    .await;
+    create(&mut app.applicant("alice"), "Пока брокер молчит").await;
+    let mut stats = app.relay_stats.clone().expect("relay");
+    let stats = wait_for_relay(&mut stats, |stats| stats.failures >= 3).await;
+    assert!(stats.leading && !stats.connected, "{stats:?}");
+    assert_eq!(stats.published, 0);
+    held.abort();
+}
+
 #[tokio::test]
 async fn a_batch_of_a_thousand_writes_a_thousand_events_in_its_transaction() {
     let Listening {

@@ -1,5 +1,7 @@
 //! Connections to RabbitMQ, named so operators can tell them apart in the management UI.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use lapin::{Connection, ConnectionProperties, types::LongString};
 use secrecy::{ExposeSecret, SecretString};
@@ -7,16 +9,24 @@ use secrecy::{ExposeSecret, SecretString};
 /// This machine's broker with its default account and virtual host.
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// How long a broker may take to accept a connection (TCP and the AMQP handshake).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where the broker is. The URL may carry a password, so it never prints.
 #[derive(Clone, Debug)]
 pub struct AmqpSettings {
     pub url: SecretString,
+    /// How long opening a connection may take before it counts as failed ([`CONNECT_TIMEOUT`]
+    /// unless changed): a broker that accepts the TCP connection and then says nothing would
+    /// otherwise hold its caller for good, since heartbeats start only after the handshake.
+    pub connect_timeout: Duration,
 }
 
 impl AmqpSettings {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: SecretString::from(url.into()),
+            connect_timeout: CONNECT_TIMEOUT,
         }
     }
 
@@ -36,8 +46,11 @@ impl AmqpSettings {
 pub async fn connect(settings: &AmqpSettings, name: &str) -> anyhow::Result<Connection> {
     let properties =
         ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
-    Connection::connect(settings.url.expose_secret(), properties)
+    let connect = Connection::connect(settings.url.expose_secret(), properties);
+    tokio::time::timeout(settings.connect_timeout, connect)
         .await
+        .map_err(|_| anyhow::anyhow!("no answer within {:?}", settings.connect_timeout))
+        .and_then(|connected| connected.map_err(anyhow::Error::from))
         .with_context(|| format!("cannot connect to RabbitMQ as {name:?}"))
 }
 
@@ -45,6 +58,31 @@ pub async fn connect(settings: &AmqpSettings, name: &str) -> anyhow::Result<Conn
 mod tests {
     use super::*;
     use crate::config::read_recorded;
+
+    #[tokio::test]
+    async fn a_broker_that_accepts_and_never_answers_fails_the_connection_in_time() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a listener");
+        let address = silent.local_addr().expect("its address");
+        let held = tokio::spawn(async move {
+            let mut connections = Vec::new();
+            while let Ok((connection, _)) = silent.accept().await {
+                connections.push(connection);
+            }
+        });
+        let mut settings = AmqpSettings::new(format!("amqp://guest:guest@{address}/%2f"));
+        settings.connect_timeout = Duration::from_millis(200);
+        let outcome = tokio::time::timeout(Duration::from_secs(30), connect(&settings, "silent"))
+            .await
+            .expect("the attempt ends on its own");
+        let error = outcome.expect_err("no broker answered");
+        assert!(
+            format!("{error:#}").contains("no answer within"),
+            "{error:#}"
+        );
+        held.abort();
+    }
 
     #[test]
     fn settings_read_exactly_their_declared_variables() {

@@ -58,7 +58,8 @@ pub struct RelaySettings {
     pub batch_size: i64,
     /// How long a published row is kept before it is pruned.
     pub retention: Duration,
-    /// How long a confirm may take before the publish counts as failed.
+    /// How long a confirm may take before the publish counts as failed; also the longest the
+    /// broker may take to open a connection, or to close one after a failure.
     pub confirm_timeout: Duration,
     /// How often a standby asks for the lock.
     pub leader_retry: Duration,
@@ -397,7 +398,10 @@ impl Relay {
                 Err(Failure::Broker(error)) => {
                     tracing::warn!(error = %format!("{error:#}"), "outbox relay lost its rabbitmq channel");
                     if let Some((connection, _)) = broker.take() {
-                        connection.close(0, "reconnecting".into()).await.ok();
+                        // A connection that broke mid-way may never answer the close: the
+                        // relay does not wait for it longer than for a confirm.
+                        let close = connection.close(0, "reconnecting".into());
+                        drop(tokio::time::timeout(self.settings.confirm_timeout, close).await);
                     }
                     self.stats.send_modify(|stats| stats.connected = false);
                     self.record_failure(database, published).await?;
@@ -415,16 +419,24 @@ impl Relay {
         }
     }
 
+    /// A fresh connection and confirm channel, the topology declared; a broker that accepts the
+    /// connection but never answers fails it after the confirm timeout instead of holding the
+    /// relay for good.
     async fn open_channel(&self) -> anyhow::Result<(Connection, Channel)> {
         let name = format!("{} outbox relay", self.settings.app_id);
-        let connection = amqp::connect(&self.settings.amqp, &name).await?;
-        let channel = connection.create_channel().await?;
-        amqp::declare_topology(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
+        let open = async {
+            let connection = amqp::connect(&self.settings.amqp, &name).await?;
+            let channel = connection.create_channel().await?;
+            amqp::declare_topology(&channel).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .context("cannot enable publisher confirms")?;
+            anyhow::Ok((connection, channel))
+        };
+        tokio::time::timeout(self.settings.confirm_timeout, open)
             .await
-            .context("cannot enable publisher confirms")?;
-        Ok((connection, channel))
+            .map_err(|_| anyhow::anyhow!("rabbitmq did not answer the connection in time"))?
     }
 
     /// Publishes on `channel` until shutdown, until a prune is due, or until the first failure.
