@@ -25,7 +25,7 @@ use zayavki_common::{
     outbox::RelayStats,
 };
 use zayavki_proto::applications::v1 as pb;
-use zayavki_testkit::{TcpProxy, TestBroker};
+use zayavki_testkit::{SilentListener, TcpProxy, TestBroker};
 
 use crate::helpers::{
     cancel, create, draft, spawn_app_publishing_to, spawn_app_with, spawn_replica_of,
@@ -590,20 +590,9 @@ async fn a_restarted_relay_publishes_what_was_written_while_it_was_away() {
 /// waiting on one connection for good, and writes go on meanwhile.
 #[tokio::test]
 async fn a_broker_that_never_answers_fails_each_attempt_in_time() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a listener");
-    let address = silent.local_addr().expect("its address");
-    let held = tokio::spawn(async move {
-        let mut connections = Vec::new();
-        while let Ok((connection, _)) = silent.accept().await {
-            connections.push(connection);
-        }
-    });
+    let silent = SilentListener::start().await.expect("a listener");
     let app = spawn_app_with(|settings| {
-        let mut relay = test_relay_settings(AmqpSettings::new(format!(
-            "amqp://guest:guest@{address}/%2f"
-        )));
+        let mut relay = test_relay_settings(AmqpSettings::new(silent.amqp_url()));
         relay.confirm_timeout = Duration::from_millis(300);
         settings.events = Some(relay);
     })
@@ -613,7 +602,6 @@ async fn a_broker_that_never_answers_fails_each_attempt_in_time() {
     let stats = wait_for_relay(&mut stats, |stats| stats.failures >= 3).await;
     assert!(stats.leading && !stats.connected, "{stats:?}");
     assert_eq!(stats.published, 0);
-    held.abort();
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! Helpers for integration tests: a fresh PostgreSQL database and RabbitMQ virtual host per
-//! test, a TCP proxy to cut connections, and quiet logs.
+//! test, a TCP proxy to cut connections, a listener that never answers, and quiet logs.
 
 mod broker;
 mod database;
+mod silent_listener;
 mod tcp_proxy;
 
 pub use broker::TestBroker;
 pub use database::TestDatabase;
+pub use silent_listener::SilentListener;
 pub use tcp_proxy::TcpProxy;
 
 /// Logs stay quiet unless `TEST_LOG` is set; spans get trace context either way, so what a test

@@ -61,17 +61,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_broker_that_accepts_and_never_answers_fails_the_connection_in_time() {
-        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let silent = zayavki_testkit::SilentListener::start()
             .await
             .expect("a listener");
-        let address = silent.local_addr().expect("its address");
-        let held = tokio::spawn(async move {
-            let mut connections = Vec::new();
-            while let Ok((connection, _)) = silent.accept().await {
-                connections.push(connection);
-            }
-        });
-        let mut settings = AmqpSettings::new(format!("amqp://guest:guest@{address}/%2f"));
+        let mut settings = AmqpSettings::new(silent.amqp_url());
         settings.connect_timeout = Duration::from_millis(200);
         let outcome = tokio::time::timeout(Duration::from_secs(30), connect(&settings, "silent"))
             .await
@@ -81,7 +74,6 @@ mod tests {
             format!("{error:#}").contains("no answer within"),
             "{error:#}"
         );
-        held.abort();
     }
 
     #[test]
