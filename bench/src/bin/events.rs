@@ -215,8 +215,10 @@ async fn bare_throughput(
     let mut in_flight = VecDeque::with_capacity(window);
     let started = Instant::now();
     for message in messages {
-        if in_flight.len() == window {
-            settle(in_flight.pop_front()).await?;
+        if in_flight.len() == window
+            && let Some(oldest) = in_flight.pop_front()
+        {
+            settle(oldest).await?;
         }
         in_flight.push_back(
             channel
@@ -231,7 +233,7 @@ async fn bare_throughput(
         );
     }
     while let Some(confirm) = in_flight.pop_front() {
-        settle(Some(confirm)).await?;
+        settle(confirm).await?;
     }
     let elapsed = started.elapsed();
     connection.close(0, "done".into()).await.ok();
@@ -239,10 +241,7 @@ async fn bare_throughput(
 }
 
 /// Awaits one publish's confirm: an Ack without a returned message, or an error.
-async fn settle(confirm: Option<PublisherConfirm>) -> anyhow::Result<()> {
-    let Some(confirm) = confirm else {
-        return Ok(());
-    };
+async fn settle(confirm: PublisherConfirm) -> anyhow::Result<()> {
     let confirmation = confirm.await?;
     anyhow::ensure!(
         confirmation.is_ack() && confirmation.take_message().is_none(),
