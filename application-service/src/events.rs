@@ -34,9 +34,16 @@ struct ApplicationEvent<'a> {
     title: &'a str,
 }
 
-/// `application.created` for a newly filed application.
-pub fn created(application: &Application) -> anyhow::Result<OutgoingMessage> {
-    message(CREATED, application, None, application.applied_at)
+/// `application.created` for a newly filed application, in the trace `traceparent` names (the
+/// writing request's: every event of one batch is in it).
+pub fn created(application: &Application, traceparent: &str) -> anyhow::Result<OutgoingMessage> {
+    message(
+        CREATED,
+        application,
+        None,
+        application.applied_at,
+        traceparent.to_owned(),
+    )
 }
 
 /// `application.cancelled` for a cancellation, `application.status_changed` for any other move.
@@ -49,7 +56,13 @@ pub fn status_changed(
     } else {
         STATUS_CHANGED
     };
-    message(kind, after, Some(before.status), after.updated_at)
+    message(
+        kind,
+        after,
+        Some(before.status),
+        after.updated_at,
+        current_traceparent(),
+    )
 }
 
 fn message(
@@ -57,6 +70,7 @@ fn message(
     application: &Application,
     previous_status: Option<ApplicationStatus>,
     occurred_at: DateTime<Utc>,
+    traceparent: String,
 ) -> anyhow::Result<OutgoingMessage> {
     let event_id = Uuid::now_v7();
     let body = ApplicationEvent {
@@ -76,7 +90,7 @@ fn message(
         exchange: APPLICATIONS_EVENTS.to_owned(),
         routing_key: kind.to_owned(),
         body: serde_json::to_string(&body)?,
-        traceparent: Some(current_traceparent()),
+        traceparent: Some(traceparent),
         occurred_at,
     })
 }

@@ -24,7 +24,7 @@ pub use query::{ListQuery, Page};
 pub use search::{SearchQuery, SearchResult};
 pub use stats::StatsQuery;
 
-use zayavki_common::outbox;
+use zayavki_common::{outbox, telemetry::current_traceparent};
 
 use crate::{
     domain::{Application, ApplicationError},
@@ -110,9 +110,10 @@ impl Applications {
         transaction: &mut Transaction<'_, Postgres>,
         filed: &[Application],
     ) -> Result<(), ApplicationError> {
+        let traceparent = current_traceparent();
         let messages = filed
             .iter()
-            .map(events::created)
+            .map(|application| events::created(application, &traceparent))
             .collect::<anyhow::Result<Vec<_>>>()?;
         outbox::insert_all(transaction, &messages).await?;
         Ok(())

@@ -143,6 +143,30 @@ async fn creates_without_a_traceparent_each_start_a_trace_of_their_own() {
 }
 
 #[tokio::test]
+async fn a_batch_without_a_traceparent_files_all_its_events_in_one_trace_of_its_own() {
+    let app = spawn_app().await;
+
+    let batch = app
+        .applicant("alice")
+        .batch_create_applications(pb::BatchCreateApplicationsRequest {
+            request_id: String::new(),
+            applications: vec![draft("первая"), draft("вторая"), draft("третья")],
+        })
+        .await
+        .expect("batch created")
+        .into_inner();
+
+    let mut trace_ids = HashSet::new();
+    for application in &batch.applications {
+        let stored = stored_traceparents(&app.pool, &application.id).await;
+        assert_eq!(stored.len(), 1, "one event for {}", application.id);
+        let traceparent = stored[0].as_deref().expect("a traceparent");
+        trace_ids.insert(trace_id_of(traceparent).expect("a valid traceparent"));
+    }
+    assert_eq!(trace_ids.len(), 1, "one request, one trace: {trace_ids:?}");
+}
+
+#[tokio::test]
 async fn a_malformed_traceparent_is_ignored_and_the_create_succeeds_in_a_trace_of_its_own() {
     let app = spawn_app().await;
 
