@@ -405,9 +405,7 @@ async fn a_thousand_creates_all_arrive_in_order_while_the_broker_connection_is_c
         mut consumer,
         ..
     } = listen_to_application_events().await;
-    let proxy = TcpProxy::start("127.0.0.1:5672".parse().expect("address"))
-        .await
-        .expect("proxy");
+    let proxy = TcpProxy::start(broker.address()).await.expect("proxy");
     let app = spawn_app_with(|settings| {
         settings.events = Some(test_relay_settings(AmqpSettings::new(
             broker.url_via(proxy.address()),

@@ -58,6 +58,18 @@ impl TestBroker {
         format!("{}/{}", amqp_address(), self.vhost)
     }
 
+    /// The broker's own TCP address (to put a proxy in front of it).
+    pub fn address(&self) -> std::net::SocketAddr {
+        let url = amqp_address();
+        let authority = url.split("://").nth(1).unwrap_or(&url);
+        let host_port = authority.rsplit('@').next().unwrap_or(authority);
+        let host_port = host_port.split('/').next().unwrap_or(host_port);
+        std::net::ToSocketAddrs::to_socket_addrs(host_port)
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .unwrap_or_else(|| panic!("TEST_AMQP_ADDR names no reachable address: {url}"))
+    }
+
     /// The same URL through another address (a proxy in front of the broker).
     pub fn url_via(&self, address: std::net::SocketAddr) -> String {
         format!("amqp://guest:guest@{address}/{}", self.vhost)

@@ -15,12 +15,16 @@ use tokio::{
 };
 
 /// Forwards every connection accepted on a loopback port to `target`. [`TcpProxy::cut`] closes
-/// every open connection and refuses new ones until [`TcpProxy::restore`].
+/// every open connection and refuses new ones until [`TcpProxy::restore`];
+/// [`TcpProxy::freeze`] keeps them open and stops carrying bytes either way, like a network
+/// that drops packets instead of resetting connections.
 pub struct TcpProxy {
     address: SocketAddr,
     open: Arc<AtomicBool>,
     /// Bumped at every cut; each forwarded connection ends when it changes.
     generation: watch::Sender<u64>,
+    /// Bumped at every freeze; each forwarded connection stops forwarding when it changes.
+    frozen: watch::Sender<u64>,
     accepted: Arc<AtomicU64>,
     acceptor: JoinHandle<()>,
 }
@@ -31,18 +35,21 @@ impl TcpProxy {
         let address = listener.local_addr()?;
         let open = Arc::new(AtomicBool::new(true));
         let (generation, _) = watch::channel(0_u64);
+        let (frozen, _) = watch::channel(0_u64);
         let accepted = Arc::new(AtomicU64::new(0));
         let acceptor = tokio::spawn(accept(
             listener,
             target,
             open.clone(),
             generation.clone(),
+            frozen.clone(),
             accepted.clone(),
         ));
         Ok(Self {
             address,
             open,
             generation,
+            frozen,
             accepted,
             acceptor,
         })
@@ -63,6 +70,12 @@ impl TcpProxy {
         self.generation.send_modify(|generation| *generation += 1);
     }
 
+    /// Stops carrying bytes on every open connection while keeping it open (until a cut or
+    /// the proxy's end): neither side hears from the other again, and neither is told.
+    pub fn freeze(&self) {
+        self.frozen.send_modify(|generation| *generation += 1);
+    }
+
     /// Forwards new connections again.
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
@@ -81,6 +94,7 @@ async fn accept(
     target: SocketAddr,
     open: Arc<AtomicBool>,
     generation: watch::Sender<u64>,
+    frozen: watch::Sender<u64>,
     accepted: Arc<AtomicU64>,
 ) {
     while let Ok((client, _)) = listener.accept().await {
@@ -90,6 +104,7 @@ async fn accept(
         }
         accepted.fetch_add(1, Ordering::SeqCst);
         let mut cuts = generation.subscribe();
+        let mut freezes = frozen.subscribe();
         tokio::spawn(async move {
             let Ok(mut server) = TcpStream::connect(target).await else {
                 return;
@@ -98,6 +113,10 @@ async fn accept(
             tokio::select! {
                 _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
                 _ = cuts.changed() => {}
+                _ = freezes.changed() => {
+                    // Both sockets stay open, carrying nothing, until a cut.
+                    drop(cuts.changed().await);
+                }
             }
         });
     }

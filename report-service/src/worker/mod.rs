@@ -168,10 +168,7 @@ impl Worker {
         in_flight.shutdown().await;
         connected.set(0.0);
         unacknowledged.set(0.0);
-        connection
-            .close(0, "report worker stopping".into())
-            .await
-            .ok();
+        amqp::close_within(&connection, "report worker stopping", amqp::CLOSE_TIMEOUT).await;
         outcome
     }
 }

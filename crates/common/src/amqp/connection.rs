@@ -12,6 +12,9 @@ pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// How long a broker may take to accept a connection (TCP and the AMQP handshake).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long closing a connection may wait for the broker's answer.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where the broker is. The URL may carry a password, so it never prints.
 #[derive(Clone, Debug)]
 pub struct AmqpSettings {
@@ -54,6 +57,25 @@ pub async fn connect(settings: &AmqpSettings, name: &str) -> anyhow::Result<Conn
         .with_context(|| format!("cannot connect to RabbitMQ as {name:?}"))
 }
 
+/// Closes `connection` with `reason`, waiting at most `within` for the broker's answer. A
+/// connection whose broker stopped answering (a network that drops packets rather than
+/// resetting) would otherwise hold its closer until the heartbeat gives up on it; whatever
+/// the broker has not confirmed by then it treats as a dropped connection, which is what
+/// unacknowledged deliveries and unconfirmed publishes are built to survive. Returns whether
+/// the broker answered.
+pub async fn close_within(connection: &Connection, reason: &str, within: Duration) -> bool {
+    match tokio::time::timeout(within, connection.close(0, reason.into())).await {
+        Ok(closed) => closed.is_ok(),
+        Err(_) => {
+            tracing::warn!(
+                ?within,
+                "rabbitmq did not answer the close of a connection; leaving it"
+            );
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +96,36 @@ mod tests {
             format!("{error:#}").contains("no answer within"),
             "{error:#}"
         );
+    }
+
+    #[tokio::test]
+    async fn closing_a_connection_whose_broker_went_silent_ends_in_time() {
+        let broker = zayavki_testkit::TestBroker::fresh()
+            .await
+            .expect("test vhost");
+        let proxy = zayavki_testkit::TcpProxy::start(broker.address())
+            .await
+            .expect("proxy");
+        let settings = AmqpSettings::new(broker.url_via(proxy.address()));
+        let connection = connect(&settings, "going silent")
+            .await
+            .expect("connected through the proxy");
+        let answered = connect(&settings, "answering")
+            .await
+            .expect("connected through the proxy");
+        assert!(
+            close_within(&answered, "done", Duration::from_secs(30)).await,
+            "a broker that answers confirms the close"
+        );
+
+        proxy.freeze();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(30),
+            close_within(&connection, "going", Duration::from_millis(200)),
+        )
+        .await
+        .expect("the close ends on its own, long before any heartbeat gives up");
+        assert!(!outcome, "nobody answered the close");
     }
 
     #[test]

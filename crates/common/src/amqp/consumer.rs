@@ -188,7 +188,7 @@ async fn consume(
     if outcome.is_ok() {
         // At shutdown each lane finishes the delivery in hand.
         while lanes.join_next().await.is_some() {}
-        connection.close(0, "shutting down".into()).await.ok();
+        super::close_within(&connection, "shutting down", super::CLOSE_TIMEOUT).await;
     } else {
         // The connection is gone: an acknowledgement in hand may never complete, so the lanes
         // are aborted. A delivery being handled is rolled back with its transaction, one

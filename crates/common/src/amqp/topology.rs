@@ -209,7 +209,7 @@ pub async fn declare_topology_at(
     let connection = super::connect(settings, connection_name).await?;
     let channel = connection.create_channel().await?;
     declare_topology(&channel).await?;
-    connection.close(0, "topology declared".into()).await.ok();
+    super::close_within(&connection, "topology declared", super::CLOSE_TIMEOUT).await;
     Ok(())
 }
 

@@ -400,8 +400,12 @@ impl Relay {
                     if let Some((connection, _)) = broker.take() {
                         // A connection that broke mid-way may never answer the close: the
                         // relay does not wait for it longer than for a confirm.
-                        let close = connection.close(0, "reconnecting".into());
-                        drop(tokio::time::timeout(self.settings.confirm_timeout, close).await);
+                        amqp::close_within(
+                            &connection,
+                            "reconnecting",
+                            self.settings.confirm_timeout,
+                        )
+                        .await;
                     }
                     self.stats.send_modify(|stats| stats.connected = false);
                     self.record_failure(database, published).await?;
