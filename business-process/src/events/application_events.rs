@@ -24,7 +24,11 @@ use zayavki_common::{
 
 use crate::{
     domain::{Process, ProcessState},
-    storage::{deferred, inbox, processes, steps, timers},
+    storage::{
+        deferred, inbox,
+        processes::{self, FirstEvent},
+        steps, timers,
+    },
 };
 
 pub const CONSUMER: &str = "business-process.application-events";
@@ -101,7 +105,29 @@ impl ApplicationEventHandler {
     /// transaction. That is safe because the version a process has seen only grows, so an event
     /// stale once is stale for ever, however often it is delivered.
     pub async fn handle_event(&self, event: &ApplicationEvent, body: &Value) -> anyhow::Result<()> {
-        // A creation is nearly always new: its process is inserted straight away.
+        // A creation is nearly always new and first: its process, first step and inbox row are
+        // written by one statement. Only when later events of the application came first does
+        // it take the transaction below, which applies them.
+        if event.kind() == Ok(Kind::Created) {
+            let (process, details) = new_process(event)?;
+            match processes::start_at_once(
+                &self.pool,
+                CONSUMER,
+                event.event_id,
+                &process,
+                CREATED_STEP,
+                details,
+            )
+            .await?
+            {
+                FirstEvent::Started => {
+                    self.work.notify_one();
+                    return Ok(());
+                }
+                FirstEvent::Duplicate | FirstEvent::ProcessExists => return Ok(()),
+                FirstEvent::EarlyEventsWaiting => {}
+            }
+        }
         if event.kind() != Ok(Kind::Created)
             && processes::seen_version(&self.pool, event.application_id)
                 .await?
@@ -192,9 +218,25 @@ async fn take_effect(
 
 /// A newly filed application: its process starts; false when it had started already.
 async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyhow::Result<bool> {
+    let (new, details) = new_process(event)?;
+    let Some(mut process) = processes::insert_new(connection, &new).await? else {
+        return Ok(false);
+    };
+    steps::record(connection, process.application_id, CREATED_STEP, details).await?;
+    if apply_deferred(connection, &mut process).await? {
+        processes::save(connection, &process).await?;
+    }
+    Ok(true)
+}
+
+/// The first step of every process.
+const CREATED_STEP: &str = "application.created";
+
+/// The process a newly filed application starts, and the details of its first step.
+fn new_process(event: &ApplicationEvent) -> anyhow::Result<(Process, Value)> {
     let total = event.total().map_err(anyhow::Error::msg)?;
     let now = Utc::now();
-    let new = Process {
+    let process = Process {
         application_id: event.application_id,
         applicant: event.applicant.clone(),
         title: event.title.clone(),
@@ -210,20 +252,9 @@ async fn start(connection: &mut PgConnection, event: &ApplicationEvent) -> anyho
         updated_at: now,
         early_events: false,
     };
-    let Some(mut process) = processes::insert_new(connection, &new).await? else {
-        return Ok(false);
-    };
-    steps::record(
-        connection,
-        process.application_id,
-        "application.created",
-        json!({"totalAmount": total.to_string(), "title": event.title, "eventId": event.event_id}),
-    )
-    .await?;
-    if apply_deferred(connection, &mut process).await? {
-        processes::save(connection, &process).await?;
-    }
-    Ok(true)
+    let details =
+        json!({"totalAmount": total.to_string(), "title": event.title, "eventId": event.event_id});
+    Ok((process, details))
 }
 
 /// The effect of the application's next event on its process.

@@ -26,9 +26,18 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     let id = system.file("alice", "Скрепки", "12.00").await;
     watcher.wait_for(id, ProcessState::Completed).await;
 
-    for (message_id, body) in stored_events(&system, id).await {
-        deliver(&system, message_id, &body).await;
+    let events = stored_events(&system, id).await;
+    for (message_id, body) in &events {
+        deliver(&system, *message_id, body).await;
     }
+    // The same creation under an event id of its own (a publisher's copy, not a redelivery):
+    // the application has its process already.
+    let (_, created) = &events[0];
+    let mut copy: serde_json::Value = serde_json::from_str(created).expect("a JSON event");
+    assert_eq!(copy["type"], "application.created");
+    let copy_id = Uuid::now_v7();
+    copy["eventId"] = serde_json::json!(copy_id);
+    deliver(&system, copy_id, &copy.to_string()).await;
     // The queue has one active consumer and keeps its order: once a later application is
     // through, the repeats before it were handled.
     let marker = system.file("alice", "Кнопки", "10.00").await;
