@@ -147,11 +147,15 @@ async fn main() -> anyhow::Result<()> {
 fn generate_messages(count: usize, seed: u64) -> anyhow::Result<Vec<OutgoingMessage>> {
     let mut drafts = DraftGenerator::new(seed);
     let now = Utc::now();
+    let traceparent = amqp::new_traceparent();
     (0..count)
         .map(|_| {
             let draft = NewApplication::parse(convert::new_application(drafts.draft()))
                 .map_err(|violations| anyhow::anyhow!("invalid draft: {violations:?}"))?;
-            events::created(&Application::filed("bench-applicant", draft, now))
+            events::created(
+                &Application::filed("bench-applicant", draft, now),
+                &traceparent,
+            )
         })
         .collect()
 }
