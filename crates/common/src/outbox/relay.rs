@@ -141,25 +141,26 @@ enum Pumped {
     PruneDue,
 }
 
-/// Messages sent and not yet confirmed, oldest first.
-struct Pipeline {
+/// Messages sent and not yet confirmed, oldest first. `C` is the confirm of one publish
+/// (lapin's, or a stand-in in the tests).
+struct Pipeline<C = PublisherConfirm> {
     /// Every row up to here is confirmed.
     published: Position,
     /// Every row up to here is sent.
     sent: Position,
-    in_flight: VecDeque<InFlight>,
+    in_flight: VecDeque<InFlight<C>>,
     /// Confirmed since the position was last written.
     unrecorded: u64,
 }
 
-struct InFlight {
+struct InFlight<C = PublisherConfirm> {
     position: Position,
-    confirm: PublisherConfirm,
+    confirm: C,
     /// The confirm must come by then, or the publish counts as failed.
     deadline: Instant,
 }
 
-impl Pipeline {
+impl<C: Future<Output = lapin::Result<Confirmation>> + Unpin> Pipeline<C> {
     fn new(published: Position) -> Self {
         Self {
             published,
@@ -649,5 +650,114 @@ async fn sleep_or_stop(delay: Duration, shutdown: &CancellationToken) -> bool {
     tokio::select! {
         () = shutdown.cancelled() => true,
         () = tokio::time::sleep(delay) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::future::{BoxFuture, FutureExt as _};
+
+    use super::*;
+
+    /// A confirm that has come in with `confirmation`, or that has not come in yet.
+    fn confirm(
+        confirmation: Option<Confirmation>,
+    ) -> BoxFuture<'static, lapin::Result<Confirmation>> {
+        match confirmation {
+            Some(confirmation) => std::future::ready(Ok(confirmation)).boxed(),
+            None => std::future::pending().boxed(),
+        }
+    }
+
+    fn at(id: i64) -> Position {
+        Position { transaction: 7, id }
+    }
+
+    /// Rows 1, 2, … in flight with these confirms, after row 0 was published.
+    fn pipeline(
+        confirms: Vec<Option<Confirmation>>,
+    ) -> Pipeline<BoxFuture<'static, lapin::Result<Confirmation>>> {
+        let mut pipeline = Pipeline::new(at(0));
+        for (id, confirmation) in (1..).zip(confirms) {
+            pipeline.sent = at(id);
+            pipeline.in_flight.push_back(InFlight {
+                position: at(id),
+                confirm: confirm(confirmation),
+                deadline: Instant::now() + Duration::from_secs(60),
+            });
+        }
+        pipeline
+    }
+
+    fn ack() -> Option<Confirmation> {
+        Some(Confirmation::Ack(None))
+    }
+
+    fn nack() -> Option<Confirmation> {
+        Some(Confirmation::Nack(None))
+    }
+
+    #[test]
+    fn the_front_and_every_confirm_already_in_behind_it_are_settled_up_to_the_first_still_out() {
+        let mut pipeline = pipeline(vec![ack(), ack(), ack(), None, ack()]);
+
+        let (confirmed, outcome) = pipeline.settle(Ok(()));
+
+        assert!(outcome.is_ok());
+        assert_eq!(confirmed, 3, "rows 1 to 3; row 4 is still out");
+        assert_eq!(pipeline.published, at(3));
+        assert_eq!(pipeline.unrecorded, 3);
+        let waiting: Vec<Position> = pipeline.in_flight.iter().map(|row| row.position).collect();
+        assert_eq!(
+            waiting,
+            [at(4), at(5)],
+            "a confirm behind one still out waits its turn"
+        );
+    }
+
+    #[test]
+    fn a_refusal_behind_the_front_keeps_the_prefix_before_it_and_drops_the_rest() {
+        let mut pipeline = pipeline(vec![ack(), ack(), nack(), ack()]);
+
+        let (confirmed, outcome) = pipeline.settle(Ok(()));
+
+        assert!(matches!(outcome, Err(Failure::Refused(_))));
+        assert_eq!(confirmed, 2);
+        assert_eq!(
+            pipeline.published,
+            at(2),
+            "published up to the row before the refusal"
+        );
+        assert!(
+            pipeline.in_flight.is_empty(),
+            "everything after the published prefix is sent again"
+        );
+    }
+
+    #[test]
+    fn a_failed_front_settles_nothing() {
+        let mut pipeline = pipeline(vec![ack(), ack()]);
+        let lost = lapin::Error::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+
+        let (confirmed, outcome) = pipeline.settle(judge(Ok(Err(lost))));
+
+        assert!(matches!(outcome, Err(Failure::Broker(_))));
+        assert_eq!(confirmed, 0);
+        assert_eq!(pipeline.published, at(0));
+        assert_eq!(pipeline.unrecorded, 0);
+        assert!(pipeline.in_flight.is_empty());
+    }
+
+    #[test]
+    fn a_nack_and_a_channel_without_confirms_are_failures_only_a_plain_ack_is_not() {
+        assert!(judge(Ok(Ok(Confirmation::Ack(None)))).is_ok());
+        assert!(matches!(
+            judge(Ok(Ok(Confirmation::Nack(None)))),
+            Err(Failure::Refused(_))
+        ));
+        assert!(matches!(
+            judge(Ok(Ok(Confirmation::NotRequested))),
+            Err(Failure::Broker(_))
+        ));
     }
 }
